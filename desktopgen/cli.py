@@ -1,0 +1,163 @@
+"""Command line: `desktopgen [sample|eval|train|bench|inpaint|race]`; no subcommand opens the GUI.
+
+Heavy imports (torch) happen inside the subcommands, so `--help` and the GUI start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from desktopgen import CLASS_NAMES, __version__
+
+
+class UsageError(Exception):
+    """Bad arguments: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def _positive(kind=int, lo=1, hi=None, name="value"):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, not {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            raise argparse.ArgumentTypeError(f"{name} must be {rng}, not {text}")
+        return v
+    return parse
+
+
+def _add_sampling_args(p: argparse.ArgumentParser, family_required=True) -> None:
+    if family_required:
+        p.add_argument("--family", required=True, choices=("diffusion", "ar"))
+    p.add_argument("--model", default="", help="model folder name under models/ or a path")
+    p.add_argument("--sampler", default="", help="diffusion: ddpm, ddim, dpmpp-2m; ar: pixel")
+    p.add_argument("--steps", type=_positive(int, 1, 1000, "steps"), default=0)
+    p.add_argument("--guidance", type=_positive(float, 0, 20, "guidance"), default=-1.0,
+                   help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--temperature", type=_positive(float, 0.05, 5, "temperature"), default=1.0)
+    p.add_argument("--top-k", type=_positive(int, 0, 256, "top-k"), default=0)
+    p.add_argument("--class", dest="class_label", type=_positive(int, 0, 9, "class"), default=None,
+                   help="0..9: " + ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES)))
+    p.add_argument("--seed", type=_positive(int, 0, 2**63 - 1, "seed"), default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="desktopgen", description="Diffusion vs autoregression, side by side.")
+    p.add_argument("--version", action="version", version=f"desktopgen {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    s = sub.add_parser("sample", help="generate images headless")
+    _add_sampling_args(s)
+    s.add_argument("--n", type=_positive(int, 1, 10000, "n"), required=True)
+    s.add_argument("--batch", type=_positive(int, 1, 256, "batch"), default=64,
+                   help="images generated at once (results do not depend on it)")
+    s.add_argument("--out", required=True, help=".png (a grid) or .npz (images, labels)")
+    s.add_argument("--overwrite", action="store_true")
+
+    e = sub.add_parser("eval", help="print the quality table of a model")
+    e.add_argument("--family", required=True, choices=("diffusion", "ar", "classifier"))
+    _add_sampling_args(e, family_required=False)
+    e.add_argument("--n", type=_positive(int, 10, 10000, "n"), default=1000)
+    e.add_argument("--batch", type=_positive(int, 1, 2000, "batch"), default=500)
+    e.add_argument("--data", default=None, help="Fashion-MNIST folder")
+    e.add_argument("--sweep", action="store_true", help="every sampler x steps x guidance")
+    e.add_argument("--classifier", default="fmnist-classifier")
+    e.add_argument("--update-card", action="store_true", help="write the table into the card")
+    e.add_argument("--json", default=None, help="also write the results as JSON here")
+
+    t = sub.add_parser("train", help="train a model (use torchrun for several GPUs)")
+    t.add_argument("model", choices=("diffusion", "ar", "classifier"))
+    t.add_argument("--data", default=None, help="Fashion-MNIST folder")
+    t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
+    t.add_argument("--steps", type=_positive(int, 1, 10**7, "steps"), default=10_000)
+    t.add_argument("--minutes", type=_positive(float, 0, 10**5, "minutes"), default=0.0)
+    t.add_argument("--batch", type=_positive(int, 0, 65536, "batch"), default=0)
+    t.add_argument("--lr", type=_positive(float, 0, 1, "lr"), default=0.0)
+    t.add_argument("--checkpoint-every", type=_positive(int, 1, 10**7, "checkpoint-every"), default=1000)
+    t.add_argument("--seed", type=_positive(int, 0, 2**31, "seed"), default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--arch", default=None, help='network overrides as JSON, e.g. \'{"n_layer": 4}\'')
+    t.add_argument("--limit", type=_positive(int, 0, 60000, "limit"), default=0)
+    return p
+
+
+def _check_out(path: str, suffixes: tuple[str, ...], overwrite: bool) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise UsageError(f"--out must end in {' or '.join(suffixes)}, not {out.name!r}")
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise UsageError(f"folder {out.parent} does not exist")
+    return out
+
+
+def cmd_sample(a) -> int:
+    out = _check_out(a.out, (".png", ".npz"), a.overwrite)
+    from desktopgen.core.requests import SampleRequest
+    from desktopgen.engine import sample_images
+
+    req = SampleRequest(family=a.family, model=a.model, sampler=a.sampler, steps=a.steps,
+                        guidance=a.guidance, temperature=a.temperature, top_k=a.top_k,
+                        class_label=a.class_label, seed=a.seed, batch=1)
+    images, labels, info = sample_images(req, a.n, a.batch, a.device, progress=True)
+    from desktopgen.export.images import save_grid_png, save_npz
+    if out.suffix.lower() == ".npz":
+        save_npz(out, images=images, labels=labels)
+    else:
+        save_grid_png(out, images, info["request"])
+    print(f"wrote {out}: {len(images)} images in {info['elapsed']:.1f}s on {info['device']}, "
+          f"peak memory {info['peak_memory'] / 2**20:.0f} MiB ({info['mem_kind']})")
+    return 0
+
+
+def cmd_eval(a) -> int:
+    from desktopgen.engine import evaluate
+    evaluate(a)
+    return 0
+
+
+def cmd_train(a) -> int:
+    import json
+
+    from desktopgen.train.loop import TrainConfig, train
+    try:
+        arch = json.loads(a.arch) if a.arch else None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--arch is not JSON: {e}") from None
+    train(TrainConfig(model=a.model, out=a.out, data=a.data, steps=a.steps, minutes=a.minutes,
+                      batch=a.batch, lr=a.lr, checkpoint_every=a.checkpoint_every, seed=a.seed,
+                      device=a.device, resume=a.resume, arch=arch, limit=a.limit))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        a = build_parser().parse_args(argv)
+        if a.command is None:
+            from desktopgen.gui.app import main as gui_main
+            return gui_main()
+        return {"sample": cmd_sample, "eval": cmd_eval, "train": cmd_train}[a.command](a)
+    except UsageError as e:
+        print(f"desktopgen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("desktopgen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a clear line for the user's mistakes the engine detects
+        from desktopgen.engine import USER_ERRORS
+        if isinstance(e, USER_ERRORS):
+            print(f"desktopgen: error: {e}", file=sys.stderr)
+            return 2 if isinstance(e, ValueError) else 1
+        raise

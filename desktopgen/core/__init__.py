@@ -1,0 +1,1 @@
+"""Headless engine: events, requests, device choice and checkpoints. Never imports Qt."""

@@ -1,0 +1,84 @@
+"""Device and dtype choice (cuda > mps > cpu) and memory probes."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU. An explicit device that is missing is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was asked for, but no CUDA GPU is available (try --device cpu)")
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise RuntimeError("MPS was asked for, but it is not available (try --device cpu)")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise RuntimeError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Reduced precision where it is safe and fast: bf16 on CUDA parts that have it, else none."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def process_rss() -> int:
+    """Resident memory of this process in bytes (Linux: /proc; elsewhere: peak RSS)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return process_peak_rss()
+
+
+def process_peak_rss() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class MemoryProbe:
+    """Memory figures for a run: CUDA allocated/peak on a GPU, process RSS on a CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.kind = "cuda" if device.type == "cuda" else "process"
+        self.peak = 0
+        if self.kind == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def read(self) -> tuple[int, int]:
+        if self.kind == "cuda":
+            return torch.cuda.memory_allocated(self.device), torch.cuda.max_memory_allocated(
+                self.device
+            )
+        rss = process_rss()
+        self.peak = max(self.peak, rss)
+        return rss, self.peak
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

@@ -1,0 +1,1 @@
+"""Data: the Fashion-MNIST IDX reader and user-image import."""

@@ -1,0 +1,1 @@
+"""Export: PNG with the recipe embedded, NPZ arrays, process clips and side-by-side composites."""

@@ -1,0 +1,134 @@
+"""Pixel autoregressive sampler: one pixel per step in raster order, with a static KV cache.
+
+A generator function like the diffusion samplers: one StepEvent per pixel, a RunResult at the
+end, close() cancels. Randomness is one uniform number per pixel drawn up front from each
+sample's own stream, turned into a token by inverse-CDF sampling, so sample i depends only on
+(seed, i) and the step has fixed shapes; on CUDA the whole step is captured once as a CUDA graph.
+Inpainting forces the known pixels as the raster scan reaches them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from desktopgen.core.device import MemoryProbe, synchronize
+from desktopgen.core.events import RunResult, StepEvent
+from desktopgen.core.requests import SampleRequest
+from desktopgen.sampling import seeding
+
+AR_SAMPLERS = ("pixel",)
+
+
+class _Decoder:
+    """State of one run: cache, buffers and the step function (all fixed shapes)."""
+
+    def __init__(self, model, req: SampleRequest, device: torch.device, w: float):
+        c = model.config
+        B = req.batch
+        self.model, self.w, self.B = model, w, B
+        self.temperature, self.top_k = req.temperature, req.top_k
+        labels = torch.tensor(req.labels(), device=device)
+        null = torch.full_like(labels, c.num_classes)
+        self.cfg = w != 1
+        self.y = labels if w == 1 else null if w == 0 else torch.cat([labels, null])
+        if w == 0:
+            self.cfg = False
+        self.cache = model.new_cache(len(self.y), device)
+        self.u = seeding.rand(seeding.generators(req.seed, B, req.first_index), (c.seq_len,), device)  # (B, 784)
+        self.pixels = torch.zeros(B, c.seq_len, dtype=torch.long, device=device)
+        self.token = torch.zeros(len(self.y), dtype=torch.long, device=device)
+        self.pos = torch.zeros(1, dtype=torch.long, device=device)
+        self.inpaint = req.mask is not None
+        if self.inpaint:
+            self.gen_mask = torch.tensor(req.mask, device=device).flatten().bool()  # True = generate
+            self.known = torch.tensor(req.source, device=device).flatten().long()
+
+    @torch.no_grad()
+    def step(self):
+        logits = self.model.decode_step(self.token, self.y, self.pos, self.cache).float()
+        if self.cfg:
+            cond, uncond = F.log_softmax(logits, -1).chunk(2)
+            logits = uncond + self.w * (cond - uncond)
+        logits = logits / self.temperature
+        if self.top_k:
+            kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        cdf = torch.cumsum(F.softmax(logits, dim=-1), dim=-1)  # (B, 256)
+        u = self.u.index_select(1, self.pos) * cdf[:, -1:]
+        tok = torch.searchsorted(cdf, u).clamp(max=cdf.shape[-1] - 1)[:, 0]  # (B,)
+        if self.inpaint:
+            tok = torch.where(self.gen_mask[self.pos], tok, self.known[self.pos])
+        self.pixels.index_copy_(1, self.pos, tok[:, None])
+        self.token.copy_(tok.repeat(len(self.y) // self.B))
+        self.pos.add_(1)
+
+    def reset(self):
+        self.pixels.zero_(), self.token.zero_(), self.pos.zero_()
+
+
+def _capture(dec: _Decoder, device) -> torch.cuda.CUDAGraph | None:
+    """Capture one decode step as a CUDA graph (warm-up on a side stream first, as PyTorch asks)."""
+    try:
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                dec.step()
+        torch.cuda.current_stream(device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            dec.step()
+        dec.reset()
+        return graph
+    except RuntimeError:  # capture unsupported here: fall back to eager steps
+        torch.cuda.synchronize(device)
+        dec.reset()
+        return None
+
+
+def sample(
+    model: torch.nn.Module,
+    request: SampleRequest,
+    device: torch.device | str = "cpu",
+    preview_every: int = 1,
+    cuda_graph: bool = True,
+) -> Iterator[StepEvent]:
+    """Generate `request.batch` images pixel by pixel. `preview_every` = 0: previews only at
+    the end (and no per-step device synchronisation)."""
+    req = request.validate()
+    device = torch.device(device)
+    if (req.sampler or "pixel") not in AR_SAMPLERS:
+        raise ValueError(f"unknown AR sampler {req.sampler!r}; known: {', '.join(AR_SAMPLERS)}")
+    w = 1.0 if req.guidance < 0 else req.guidance
+    probe = MemoryProbe(device)
+    t0 = time.perf_counter()
+    dec = _Decoder(model, req, device, w)
+    graph = _capture(dec, device) if (cuda_graph and device.type == "cuda") else None
+    total = model.config.seq_len
+    step = 0
+    for step in range(1, total + 1):
+        if graph is not None:
+            graph.replay()
+        else:
+            dec.step()
+        want = step == total or (preview_every and step % preview_every == 0)
+        if want:
+            preview = dec.pixels.to(torch.uint8).view(req.batch, 28, 28).cpu().numpy()
+        mem, peak = probe.read()
+        yield StepEvent(
+            family="ar", step=step, total=total, elapsed=time.perf_counter() - t0,
+            preview=preview if want else None, position=step - 1,
+            mem_allocated=mem, mem_peak=peak, mem_kind=probe.kind,
+        )
+    synchronize(device)
+    images = dec.pixels.to(torch.uint8).view(req.batch, 28, 28).cpu().numpy()
+    return RunResult(
+        family="ar", images=images, labels=np.asarray(req.labels(), np.int64), steps=step,
+        elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
+        device=str(device), extra={"cuda_graph": graph is not None},
+    )

@@ -1,0 +1,245 @@
+"""The one training loop every model shares.
+
+bf16 autocast on CUDA, AdamW with warm-up and cosine decay (over steps or a wall-clock budget,
+whichever ends first), an EMA of the weights (what ships), periodic checkpoints with resume, a
+progress line with loss and ETA, and DistributedDataParallel when started by `torchrun`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+
+from desktopgen import nets
+from desktopgen.core import checkpoints
+from desktopgen.core.device import autocast_dtype, device_name, pick_device
+from desktopgen.data import fmnist
+from desktopgen.train.recipes import RECIPES
+
+
+@dataclass
+class TrainConfig:
+    model: str  # "diffusion" | "ar" | "classifier"
+    out: str  # model folder to write (weights + config + card)
+    data: str | None = None  # Fashion-MNIST folder (default: Debian's)
+    steps: int = 10_000  # optimiser steps at most
+    minutes: float = 0.0  # wall-clock budget (0 = none); the LR schedule follows whichever ends first
+    batch: int = 0  # global batch (0 = the recipe's default)
+    lr: float = 0.0  # peak learning rate (0 = the recipe's default)
+    warmup: int = 200  # linear warm-up steps
+    ema: float = 0.0  # EMA decay (0 = the recipe's default)
+    weight_decay: float = -1.0  # (<0 = the recipe's default)
+    checkpoint_every: int = 1000  # steps between resumable checkpoints
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    arch: dict | None = None  # overrides of the network config, e.g. {"n_layer": 4}
+    limit: int = 0  # use only the first `limit` training images (0 = all); for smoke tests
+
+
+def _is_main() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def log(msg: str) -> None:
+    if _is_main():
+        print(msg, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """One status line: step, loss, speed and ETA; a plain line every 10% when not on a terminal."""
+
+    def __init__(self, total_steps: int, budget_s: float, start_step: int = 0):
+        self.total, self.budget, self.t0 = total_steps, budget_s, time.perf_counter()
+        self.start = start_step
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+
+    def fraction(self, step: int) -> float:
+        frac = step / self.total
+        if self.budget:
+            frac = max(frac, (time.perf_counter() - self.t0) / self.budget)
+        return min(frac, 1.0)
+
+    def update(self, step: int, loss: float) -> None:
+        if not _is_main():
+            return
+        elapsed = time.perf_counter() - self.t0
+        frac = self.fraction(step)
+        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        line = (f"step {step}/{self.total} {frac:6.1%} loss {loss:.4f} "
+                f"{(step - self.start) / max(elapsed, 1e-9):.1f} it/s elapsed {elapsed:.0f}s ETA {eta:.0f}s")
+        decile = int(frac * 10)
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif decile != self.last_decile:
+            print(line, file=sys.stderr, flush=True)
+        self.last_decile = decile
+
+
+def _setup_distributed(requested: str) -> tuple[torch.device, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return pick_device(requested), 0, 1
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and requested != "cpu"
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local), rank, world
+    return torch.device("cpu"), rank, world
+
+
+def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: float) -> None:
+    """A resumable checkpoint (tensors in safetensors, scalars in JSON), written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
+    opt_state = opt.state_dict()
+    for pid, st in opt_state["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    tmp = folder / "state.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, folder / "state.safetensors")
+    meta = {"step": step, "elapsed": elapsed, "loss": loss, "param_groups": opt_state["param_groups"]}
+    checkpoints.atomic_write_text(folder / "state.json", json.dumps(meta))
+
+
+def _load_state(folder: Path, model, ema, opt) -> tuple[int, float]:
+    tensors = load_file(str(folder / "state.safetensors"))
+    meta = json.loads((folder / "state.json").read_text())
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return meta["step"], meta["elapsed"]
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train one model and write its folder; returns the card."""
+    device, rank, world = _setup_distributed(cfg.device)
+    recipe = RECIPES[cfg.model](device)
+    d = recipe.defaults
+    batch = cfg.batch or d["batch"]
+    lr = cfg.lr or d["lr"]
+    ema_decay = cfg.ema or d["ema"]
+    wd = d["weight_decay"] if cfg.weight_decay < 0 else cfg.weight_decay
+    if batch % world:
+        raise ValueError(f"batch {batch} must divide by the number of processes ({world})")
+    torch.manual_seed(cfg.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    images, labels = fmnist.load("train", cfg.data)
+    if cfg.limit:
+        images, labels = images[: cfg.limit], labels[: cfg.limit]
+    images = torch.as_tensor(images).to(device)  # 47 MB: the whole set lives on the device
+    labels = torch.as_tensor(labels).to(device)
+
+    model = nets.build(recipe.arch, cfg.arch or {}).to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.99), fused=device.type == "cuda",
+    )
+    out = Path(cfg.out)
+    state_dir = out / "train_state"
+    step, prior_elapsed = 0, 0.0
+    if cfg.resume and (state_dir / "state.json").exists():
+        step, prior_elapsed = _load_state(state_dir, model, ema, opt)
+        log(f"resumed from {state_dir} at step {step}")
+    start_step = step
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    amp = autocast_dtype(device)
+    gen = torch.Generator(device).manual_seed(cfg.seed * 1000 + rank + step)
+    per_rank = batch // world
+    budget = cfg.minutes * 60
+    progress = Progress(cfg.steps, budget - prior_elapsed if budget else 0.0, step)
+    log(f"training {cfg.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) "
+        f"on {device_name(device)} x{world}, batch {batch}, lr {lr}, "
+        f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp else 'fp32'}")
+    t_start = time.perf_counter()
+    loss_avg, losses = None, []
+    model.train()
+    while step < cfg.steps:
+        frac = progress.fraction(step)
+        if budget and frac >= 1.0:
+            break
+        warm = min(1.0, (step + 1) / cfg.warmup)
+        for g in opt.param_groups:
+            g["lr"] = lr * warm * 0.5 * (1 + math.cos(math.pi * frac))
+        idx = torch.randint(0, len(images), (per_rank,), device=device, generator=gen)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            loss = recipe.loss(train_model, images[idx], labels[idx], gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d_eff = min(ema_decay, (1 + step) / (10 + step))  # short warm-up of the EMA
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - d_eff)
+            for be, bm in zip(ema.buffers(), model.buffers()):
+                be.copy_(bm)
+        step += 1
+        if step % 50 == 0 or step == cfg.steps:
+            lv = loss.item()
+            loss_avg = lv if loss_avg is None else 0.9 * loss_avg + 0.1 * lv
+            losses.append((step, round(loss_avg, 5)))
+            progress.update(step, loss_avg)
+        if step % cfg.checkpoint_every == 0 and _is_main():
+            _save_state(state_dir, model, ema, opt, step,
+                        prior_elapsed + time.perf_counter() - t_start, loss_avg or float("nan"))
+    wall = prior_elapsed + time.perf_counter() - t_start
+    if progress.tty and _is_main():
+        print(file=sys.stderr)
+    card = {}
+    if _is_main():
+        _save_state(state_dir, model, ema, opt, step, wall, loss_avg or float("nan"))
+        card = {
+            "model": cfg.model,
+            "data": "Fashion-MNIST train split (60,000 images), Debian package dataset-fashion-mnist"
+            + (f", first {cfg.limit} only" if cfg.limit else ""),
+            "steps": step, "batch": batch, "images_seen": step * batch,
+            "epochs": round(step * batch / len(images), 2),
+            "wall_time_s": round(wall, 1), "device": f"{device_name(device)} x{world}",
+            "precision": "bf16 autocast" if amp == torch.bfloat16 else "fp16 autocast" if amp else "fp32",
+            "final_loss": loss_avg, "loss_curve": losses[:: max(1, len(losses) // 40)],
+            "train_config": asdict(cfg), "ema_decay": ema_decay, "lr": lr, "weight_decay": wd,
+            "command": "desktopgen train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "",
+        }
+        history = []
+        if cfg.resume and (out / checkpoints.CARD).exists():
+            history = checkpoints.read_card(str(out)).get("history", [])
+        card["history"] = history + [{"command": card["command"], "steps": step - start_step,
+                                      "wall_time_s": round(wall - prior_elapsed, 1),
+                                      "final_loss": loss_avg}]
+        checkpoints.save_model(ema, out, card)
+        log(f"saved {out} after {step} steps, {wall:.0f}s, final loss {loss_avg}")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return card

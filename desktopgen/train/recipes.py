@@ -1,0 +1,74 @@
+"""What differs per model: how to build it and its loss on a batch of uint8 images and labels."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from desktopgen import nets
+from desktopgen.sampling.schedule import T, cosine_alpha_bar
+
+LABEL_DROPOUT = 0.1  # fraction of examples trained with the null class, for guidance
+
+
+def _drop_labels(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
+    drop = torch.rand(y.shape, device=y.device, generator=gen) < LABEL_DROPOUT
+    return torch.where(drop, torch.full_like(y, num_classes), y)
+
+
+class DiffusionRecipe:
+    """v-prediction (Salimans & Ho 2022) on the cosine schedule, uniform timesteps."""
+
+    arch = "unet"
+    defaults = {"batch": 256, "lr": 2e-4, "ema": 0.9995, "weight_decay": 0.0}
+
+    def __init__(self, device):
+        self.alpha_bar = cosine_alpha_bar().float().to(device)
+
+    def loss(self, model, images, labels, gen):
+        x0 = images[:, None].float() / 127.5 - 1
+        t = torch.randint(0, T, (len(x0),), device=x0.device, generator=gen)
+        ab = self.alpha_bar[t][:, None, None, None]
+        eps = torch.randn(x0.shape, device=x0.device, generator=gen)
+        x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+        v = ab.sqrt() * eps - (1 - ab).sqrt() * x0
+        y = _drop_labels(labels, nets.UNetConfig.num_classes, gen)
+        return F.mse_loss(model(x_t, t.float(), y).float(), v)
+
+
+class PixelARRecipe:
+    """Next-pixel cross-entropy over 256 intensities (reported in bits/dim by eval)."""
+
+    arch = "pixel_ar"
+    defaults = {"batch": 128, "lr": 6e-4, "ema": 0.999, "weight_decay": 0.05}
+
+    def __init__(self, device):
+        pass
+
+    def loss(self, model, images, labels, gen):
+        px = images.flatten(1).long()
+        y = _drop_labels(labels, nets.PixelARConfig.num_classes, gen)
+        logits = model(px, y).float()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), px.reshape(-1))
+
+
+class ClassifierRecipe:
+    """Cross-entropy with random shifts of up to 2 pixels (the classifier is for metrics only)."""
+
+    arch = "classifier"
+    defaults = {"batch": 256, "lr": 2e-3, "ema": 0.999, "weight_decay": 0.05}
+
+    def __init__(self, device):
+        pass
+
+    def loss(self, model, images, labels, gen):
+        x = images[:, None].float() / 127.5 - 1
+        x = F.pad(x, (2, 2, 2, 2), value=-1)
+        dx, dy = torch.randint(0, 5, (2,), generator=gen, device=x.device).tolist()
+        x = x[:, :, dy : dy + 28, dx : dx + 28]
+        flip = torch.rand(len(x), device=x.device, generator=gen) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        return F.cross_entropy(model(x), labels, label_smoothing=0.1)
+
+
+RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe}
