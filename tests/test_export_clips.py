@@ -1,0 +1,147 @@
+"""Process clips: every format reads back with the right frame count, size and first/last frames;
+time vs progress alignment; long AR runs are subsampled; cancel and errors leave no file."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from export_helpers import fake_trace
+from PIL import Image, ImageSequence
+
+from desktopgen.export.clips import (
+    ClipOptions,
+    ClipSide,
+    export_clip,
+    frame_count,
+    iter_frames,
+    write_clip_now,
+)
+from desktopgen.export.images import ExportError
+
+
+def race_sides():
+    # diffusion: 20 steps in 0.5 s; AR: 784 steps in 2 s, previews kept every 8 steps
+    return [ClipSide.of(fake_trace("diffusion", 20, 0.5)), ClipSide.of(fake_trace("ar", 784, 2.0, every=8))]
+
+
+def read_frames(path) -> np.ndarray:
+    if str(path).endswith(".webp"):  # imageio's pillow plugin reads one WebP frame only
+        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(Image.open(path))])
+    return iio.imread(path, index=None)
+
+
+def mad(a, b) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif", ".webp"])
+def test_composite_clip_reads_back(tmp_path, suffix):
+    sides, opts = race_sides(), ClipOptions(fps=8, size=96, hold=0.5)
+    expected = list(iter_frames(sides, opts))
+    assert len(expected) == frame_count(sides, opts) == 16 + 4  # 2 s real time at 8 fps + hold
+    path = write_clip_now(tmp_path / f"race{suffix}", sides, opts)
+    frames = read_frames(path)
+    assert frames.shape[1:] == expected[0].shape  # RGB, size kept (padded to 16 px for H.264)
+    assert expected[0].shape[0] % 16 == 0 and expected[0].shape[1] % 16 == 0
+    if suffix == ".mp4":
+        assert len(frames) == len(expected)
+    else:  # Pillow merges identical consecutive frames (the final hold) into one longer frame
+        assert len(expected) - 4 <= len(frames) <= len(expected)
+    tol = {".mp4": 4.0, ".gif": 3.0, ".webp": 3.0}[suffix]
+    assert mad(frames[0], expected[0]) < tol and mad(frames[-1], expected[-1]) < tol
+    # and the comparison can tell frames apart: first vs last differ by far more than tol
+    assert mad(frames[0], expected[-1]) > 3 * tol
+    assert [p.name for p in tmp_path.iterdir()] == [f"race{suffix}"]  # no temp file left
+
+
+def test_gif_timing_matches_fps(tmp_path):
+    sides, opts = race_sides(), ClipOptions(fps=10, size=64, hold=1.0)
+    path = write_clip_now(tmp_path / "r.gif", sides, opts)
+    img = Image.open(path)
+    total_ms = sum(f.info["duration"] for f in ImageSequence.Iterator(img))
+    assert abs(total_ms - 1000 * frame_count(sides, opts) / 10) <= 20
+
+
+def test_time_alignment_lets_the_faster_side_wait():
+    sides = race_sides()
+    opts = ClipOptions(fps=10, size=64, hold=0, align="time")
+    frames = list(iter_frames(sides, opts))
+    assert len(frames) == 20  # AR's 2 s at 10 fps
+    w = frames[0].shape[1] // 2
+    # halfway: diffusion (0.5 s) is long done, AR (2 s) is not: left halves identical from
+    # 0.5 s on, right halves still changing
+    diff_left = mad(frames[10][:, :w], frames[-1][:, :w])
+    diff_right = mad(frames[10][:, w:], frames[-1][:, w:])
+    assert diff_left < 0.5 and diff_right > 2
+
+
+def test_progress_alignment_moves_both_sides_together():
+    sides = race_sides()
+    opts = ClipOptions(fps=10, size=64, hold=0, align="progress")
+    frames = list(iter_frames(sides, opts))
+    w = frames[0].shape[1] // 2
+    assert mad(frames[10][:, :w], frames[-1][:, :w]) > 2  # diffusion still in progress at 50 %
+    assert mad(frames[10][:, w:], frames[-1][:, w:]) > 2
+
+
+def test_long_ar_run_is_subsampled():
+    side = ClipSide.of(fake_trace("ar", 784, 60.0, batch=1, every=1))
+    opts = ClipOptions(fps=15, max_seconds=10, hold=1)
+    # a minute of 784 steps becomes a 10 s time-lapse at 15 fps, not 784 frames
+    assert frame_count([side], opts) == 150 + 15
+
+
+def test_single_sample_clip_shows_that_sample(tmp_path):
+    tr = fake_trace("diffusion", 10, 1.0, batch=4)
+    opts = ClipOptions(fps=5, size=56, hold=0, index=3)
+    path = write_clip_now(tmp_path / "one.webp", [ClipSide.of(tr)], opts)
+    last = read_frames(path)[-1]
+    from desktopgen.export.composite import HEADER, MARGIN
+    tile = last[HEADER : HEADER + 56, MARGIN : MARGIN + 56, 0]
+    assert abs(int(np.median(tile)) - (255 - 30)) <= 3  # sample 3 is 30 darker than sample 0
+
+
+def test_cancel_leaves_no_file(tmp_path):
+    gen = export_clip(tmp_path / "c.mp4", race_sides(), ClipOptions(fps=30, size=64))
+    for done, total in gen:
+        if done == 5:
+            break
+    assert any(p.name.startswith(".c.") for p in tmp_path.iterdir())  # the temp file exists mid-way
+    gen.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clip_target_and_option_errors(tmp_path):
+    sides = race_sides()
+    (tmp_path / "x.mp4").write_bytes(b"old")
+    with pytest.raises(ExportError, match="exists"):
+        export_clip(tmp_path / "x.mp4", sides)
+    with pytest.raises(ExportError, match="does not exist"):
+        export_clip(tmp_path / "no" / "x.mp4", sides)
+    with pytest.raises(ExportError, match="must end in"):
+        export_clip(tmp_path / "x.avi", sides)
+    with pytest.raises(ExportError, match="fps"):
+        export_clip(tmp_path / "y.mp4", sides, ClipOptions(fps=0))
+    with pytest.raises(ExportError, match="align"):
+        export_clip(tmp_path / "y.mp4", sides, ClipOptions(align="random"))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.mp4"]
+
+
+def test_encoder_failure_removes_temp_file(tmp_path, monkeypatch):
+    import desktopgen.export.clips as clips
+
+    class Broken:
+        def __init__(self, *a, **k):
+            pass
+
+        def append_data(self, frame):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(clips, "_mp4_writer", lambda tmp, fps: Broken())
+    with pytest.raises(OSError, match="No space"):
+        write_clip_now(tmp_path / "x.mp4", race_sides(), ClipOptions(fps=5, size=64))
+    assert list(tmp_path.iterdir()) == []
