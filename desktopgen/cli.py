@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images generated at once (results do not depend on it)")
     s.add_argument("--out", required=True, help=".png (a grid) or .npz (images, labels)")
     s.add_argument("--overwrite", action="store_true")
+    s.add_argument("--clip", default=None,
+                   help="also write the first batch's generation process: .mp4, .gif or .webp")
+    from desktopgen.commands._clipargs import add_clip_args
+    add_clip_args(s, align=False)
 
     e = sub.add_parser("eval", help="print the quality table of a model")
     e.add_argument("--family", required=True, choices=("diffusion", "ar", "classifier"))
@@ -88,7 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true")
     t.add_argument("--arch", default=None, help='network overrides as JSON, e.g. \'{"n_layer": 4}\'')
     t.add_argument("--limit", type=_positive(int, 0, 60000, "limit"), default=0)
+    _register_commands(sub)
     return p
+
+
+def _register_commands(sub) -> None:
+    """Add the subcommands of desktopgen/commands/*.py (see that package): each module's
+    `register(subparsers)` adds its parser(s); its `run(args)` runs whatever it added."""
+    from desktopgen import commands
+
+    for mod in commands.discover():
+        before = set(sub.choices)
+        mod.register(sub)
+        for name in set(sub.choices) - before:
+            sub.choices[name].set_defaults(_run=mod.run)
 
 
 def _check_out(path: str, suffixes: tuple[str, ...], overwrite: bool) -> Path:
@@ -104,13 +121,27 @@ def _check_out(path: str, suffixes: tuple[str, ...], overwrite: bool) -> Path:
 
 def cmd_sample(a) -> int:
     out = _check_out(a.out, (".png", ".npz"), a.overwrite)
+    clip = opts = None
+    if a.clip:  # refuse a bad clip path before sampling, not after
+        from desktopgen.commands._clipargs import check_clip_path, clip_options
+        clip, opts = check_clip_path(a.clip, a.overwrite), clip_options(a)
+        if clip.resolve() == out.resolve():
+            raise UsageError("--clip and --out name the same file")
     from desktopgen.core.requests import SampleRequest
     from desktopgen.engine import sample_images
 
     req = SampleRequest(family=a.family, model=a.model, sampler=a.sampler, steps=a.steps,
                         guidance=a.guidance, temperature=a.temperature, top_k=a.top_k,
                         class_label=a.class_label, seed=a.seed, batch=1)
-    images, labels, info = sample_images(req, a.n, a.batch, a.device, progress=True)
+    if clip is None:
+        images, labels, info = sample_images(req, a.n, a.batch, a.device, progress=True)
+    else:
+        from desktopgen.commands._clipargs import progress_printer, sample_with_trace
+        from desktopgen.export.clips import ClipSide, write_clip_now
+        images, labels, info, trace = sample_with_trace(req, a.n, a.batch, a.device)
+        write_clip_now(clip, [ClipSide.of(trace, info["first_request"])], opts, a.overwrite,
+                       progress=progress_printer(f"writing {clip.name}"))
+        print(f"wrote {clip}")
     from desktopgen.export.images import save_grid_png, save_npz
     if out.suffix.lower() == ".npz":
         save_npz(out, images=images, labels=labels)
@@ -148,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.command is None:
             from desktopgen.gui.app import main as gui_main
             return gui_main()
-        return {"sample": cmd_sample, "eval": cmd_eval, "train": cmd_train}[a.command](a)
+        builtin = {"sample": cmd_sample, "eval": cmd_eval, "train": cmd_train}.get(a.command)
+        return builtin(a) if builtin is not None else a._run(a)
     except UsageError as e:
         print(f"desktopgen: error: {e}", file=sys.stderr)
         return 2

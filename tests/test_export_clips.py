@@ -104,7 +104,7 @@ def test_single_sample_clip_shows_that_sample(tmp_path):
 
 def test_cancel_leaves_no_file(tmp_path):
     gen = export_clip(tmp_path / "c.mp4", race_sides(), ClipOptions(fps=30, size=64))
-    for done, total in gen:
+    for done, _total in gen:
         if done == 5:
             break
     assert any(p.name.startswith(".c.") for p in tmp_path.iterdir())  # the temp file exists mid-way
