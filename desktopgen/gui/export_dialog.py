@@ -1,0 +1,381 @@
+"""The export dialog (images and process clips) and the main window's entry points for export and
+recall. Composition and writing live in desktopgen.export (no Qt); this module collects choices,
+asks before overwriting, and runs clip exports on a worker thread with progress and cancel.
+
+Entry points for the main window:
+    ExportDialog(parent, results, tab="image").exec()
+        results: {"diffusion" | "ar": (SampleRequest, RunResult, RunTrace | None)}, finished runs.
+    install_export_actions(window, get_results) -> (image_action, clip_action)
+        QActions with Ctrl+S / Ctrl+Shift+S for the menu and toolbar; get_results() -> results.
+    recall_from_png(path, parent=None) -> Recipe | None
+        recipe.requests[family] is the SampleRequest to restore; None (after a message box when
+        parent is given) for a file without a readable recipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktopgen.export.clips import ClipOptions, ClipSide, export_clip
+from desktopgen.export.composite import FAMILY_TITLES
+from desktopgen.export.images import ExportError, export_image
+from desktopgen.export.recall import RecallError, Recipe, read_recipe
+from desktopgen.gui.export_jobs import ExportJob, start_job
+
+BOTH = "both"
+IMAGE_SUFFIX = {"PNG": ".png", "WebP": ".webp", "JPEG": ".jpg"}
+CLIP_SUFFIX = {"MP4 (H.264)": ".mp4", "GIF": ".gif", "WebP": ".webp"}
+
+
+def _default_folder() -> Path:
+    pics = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(pics) if pics and Path(pics).is_dir() else Path.cwd()
+
+
+class _PathRow(QWidget):
+    """A file name field with a Browse button."""
+
+    def __init__(self, caption: str, filters: str):
+        super().__init__()
+        self.edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(browse)
+        browse.clicked.connect(lambda: self._browse(caption, filters))
+
+    def _browse(self, caption, filters):
+        # Qt's own dialog, so the overwrite question is ours (asked once, in export()).
+        path, _ = QFileDialog.getSaveFileName(self, caption, self.edit.text(), filters,
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.edit.setText(path)
+
+    def set_suffix(self, suffix: str) -> None:
+        p = Path(self.edit.text())
+        if p.name:
+            self.edit.setText(str(p.with_suffix(suffix)))
+
+
+class ExportDialog(QDialog):
+    """Export the current results: images (one side or both, one sample or the grid, format,
+    size) or process clips (one side or the side-by-side race, alignment, fps, duration cap,
+    size, format)."""
+
+    def __init__(self, parent=None, results: dict | None = None, tab: str = "image",
+                 folder: str | Path | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.results = {f: r for f, r in (results or {}).items() if r is not None}
+        self.folder = Path(folder) if folder else _default_folder()
+        self._job: ExportJob | None = None
+        self._thread = None
+        self._pending: Path | None = None
+        self.last_path: Path | None = None
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._image_tab(), "Image")
+        self.tabs.addTab(self._clip_tab(), "Process clip")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        buttons = QDialogButtonBox()
+        self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = buttons.addButton("Cancel export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.cancel_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export)
+        self.cancel_button.clicked.connect(self.cancel_export)
+        self.close_button.clicked.connect(self.reject)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.tabs)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(buttons)
+        self.tabs.setCurrentIndex(1 if tab == "clip" else 0)
+        if not self.results:
+            self.export_button.setEnabled(False)
+            self.status.setText("Nothing to export yet: generate first.")
+        elif not any(r[2] is not None and r[2].frames for r in self.results.values()):
+            self.tabs.setTabEnabled(1, False)
+        self.resize(560, 0)
+
+    # ---- tabs ----
+    def _side_combo(self, both_label: str) -> QComboBox:
+        box = QComboBox()
+        for fam in self.results:
+            box.addItem(FAMILY_TITLES.get(fam, fam), fam)
+        if len(self.results) > 1:
+            box.addItem(both_label, BOTH)
+            box.setCurrentIndex(box.count() - 1)
+        return box
+
+    def _sample_row(self) -> tuple[QComboBox, QSpinBox, QWidget]:
+        what = QComboBox()
+        what.addItem("Batch grid", "grid")
+        what.addItem("One sample", "one")
+        index = QSpinBox()
+        index.setRange(0, max(0, max((len(r[1].images) for r in self.results.values()), default=1) - 1))
+        index.setPrefix("sample ")
+        index.setEnabled(False)
+        what.currentIndexChanged.connect(lambda: index.setEnabled(what.currentData() == "one"))
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(what, 1)
+        lay.addWidget(index)
+        return what, index, row
+
+    def _seed_name(self) -> str:
+        req = next(iter(self.results.values()))[0] if self.results else None
+        return f"seed{req.seed}" if req is not None else "export"
+
+    def _image_tab(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        self.image_side = self._side_combo("Both, side by side")
+        self.image_what, self.image_index, row = self._sample_row()
+        self.image_format = QComboBox()
+        self.image_format.addItems(list(IMAGE_SUFFIX))
+        self.image_size = QSpinBox()
+        self.image_size.setRange(28, 4096)
+        self.image_size.setValue(512)
+        self.image_size.setSuffix(" px")
+        self.image_size.setToolTip("Longer side of each image; pixels are enlarged by a whole number (nearest neighbour)")
+        self.image_path = _PathRow("Export image", "Images (*.png *.webp *.jpg *.jpeg)")
+        self.image_path.edit.setText(str(self.folder / f"desktopgen-{self._seed_name()}.png"))
+        self.image_format.currentTextChanged.connect(
+            lambda t: self.image_path.set_suffix(IMAGE_SUFFIX[t]))
+        form.addRow("Side", self.image_side)
+        form.addRow("Image", row)
+        form.addRow("Format", self.image_format)
+        form.addRow("Size", self.image_size)
+        form.addRow("File", self.image_path)
+        note = QLabel("PNG keeps the full recipe: drop it back on the app to generate it again.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: gray")
+        form.addRow(note)
+        return w
+
+    def _clip_tab(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        self.clip_side = self._side_combo("Both, side by side (the race)")
+        self.clip_align = QComboBox()
+        self.clip_align.addItem("Wall-clock time: the faster side finishes and waits", "time")
+        self.clip_align.addItem("Progress: both at the same fraction of their steps", "progress")
+        self.clip_what, self.clip_index, row = self._sample_row()
+        self.clip_clean = QCheckBox("Diffusion: show the predicted clean image, not the noisy sample")
+        self.clip_fps = QSpinBox()
+        self.clip_fps.setRange(1, 60)
+        self.clip_fps.setValue(15)
+        self.clip_fps.setSuffix(" fps")
+        self.clip_max = QDoubleSpinBox()
+        self.clip_max.setRange(0.5, 600)
+        self.clip_max.setValue(10)
+        self.clip_max.setSuffix(" s")
+        self.clip_max.setToolTip("Cap on the clip's length; a longer run is shown as a time-lapse")
+        self.clip_size = QSpinBox()
+        self.clip_size.setRange(32, 2048)
+        self.clip_size.setValue(256)
+        self.clip_size.setSuffix(" px per side")
+        self.clip_format = QComboBox()
+        self.clip_format.addItems(list(CLIP_SUFFIX))
+        self.clip_path = _PathRow("Export clip", "Clips (*.mp4 *.gif *.webp)")
+        self.clip_path.edit.setText(str(self.folder / f"desktopgen-race-{self._seed_name()}.mp4"))
+        self.clip_format.currentTextChanged.connect(lambda t: self.clip_path.set_suffix(CLIP_SUFFIX[t]))
+        form.addRow("Side", self.clip_side)
+        form.addRow("Align", self.clip_align)
+        form.addRow("Image", row)
+        form.addRow("", self.clip_clean)
+        form.addRow("Frame rate", self.clip_fps)
+        form.addRow("Duration cap", self.clip_max)
+        form.addRow("Size", self.clip_size)
+        form.addRow("Format", self.clip_format)
+        form.addRow("File", self.clip_path)
+        return w
+
+    # ---- choices ----
+    def _families(self, combo: QComboBox) -> list[str]:
+        fam = combo.currentData()
+        return list(self.results) if fam == BOTH else [fam]
+
+    def clip_options(self) -> ClipOptions:
+        return ClipOptions(align=self.clip_align.currentData(), fps=self.clip_fps.value(),
+                           max_seconds=self.clip_max.value(), size=self.clip_size.value(),
+                           index=self.clip_index.value() if self.clip_what.currentData() == "one" else None,
+                           clean=self.clip_clean.isChecked())
+
+    def confirm_overwrite(self, path: Path) -> bool:
+        """Ask before replacing a file (tests replace this method)."""
+        answer = QMessageBox.question(self, "Replace file?", f"{path.name} exists in {path.parent}.\n"
+                                      "Replace it?", QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _target(self, text: str) -> tuple[Path, bool] | None:
+        path = Path(text).expanduser()
+        if path.exists() and not path.is_dir():
+            if not self.confirm_overwrite(path):
+                self.status.setText("Not exported: the file exists.")
+                return None
+            return path, True
+        return path, False
+
+    # ---- actions ----
+    def export(self) -> None:
+        if self.running:
+            return
+        if self.tabs.currentIndex() == 0:
+            self.export_image()
+        else:
+            self.export_clip()
+
+    def export_image(self) -> Path | None:
+        target = self._target(self.image_path.edit.text())
+        if target is None:
+            return None
+        path, overwrite = target
+        sides = {f: self.results[f][:2] for f in self._families(self.image_side)}
+        index = self.image_index.value() if self.image_what.currentData() == "one" else None
+        try:
+            export_image(path, sides, index=index, size=self.image_size.value(), overwrite=overwrite)
+        except (ExportError, OSError, ValueError) as e:
+            self._fail(str(e))
+            return None
+        self.last_path = path
+        self.progress.setValue(100)
+        self.status.setText(f"Wrote {path}")
+        return path
+
+    def export_clip(self) -> None:
+        target = self._target(self.clip_path.edit.text())
+        if target is None:
+            return
+        path, overwrite = target
+        sides = []
+        for fam in self._families(self.clip_side):
+            req, _, trace = self.results[fam]
+            if trace is None or not trace.frames:
+                self._fail(f"no recorded frames for {FAMILY_TITLES.get(fam, fam)}")
+                return
+            sides.append(ClipSide.of(trace, req))
+        try:  # checks the path and options now, so mistakes show before the thread starts
+            gen = export_clip(path, sides, self.clip_options(), overwrite)
+        except (ExportError, OSError, ValueError) as e:
+            self._fail(str(e))
+            return
+        self._job = ExportJob(lambda: gen, f"Wrote {path}")
+        self._pending = path
+        # Bound methods of this dialog (not lambdas): the calls are queued to the GUI thread.
+        self._job.progress.connect(self._on_progress)
+        self._job.finished.connect(self._on_finished)
+        self._job.failed.connect(self._fail)
+        self._job.cancelled.connect(self._on_cancelled)
+        self._set_running(True)
+        self.status.setText(f"Writing {path.name}…")
+        self._thread = start_job(self._job, self)
+
+    def cancel_export(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.status.setText("Cancelling…")
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def wait(self, ms: int = 30000) -> bool:
+        """Block until the clip job's thread has ended (closing, tests)."""
+        return self._thread.wait(ms) if self._thread is not None else True
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(round(100 * done / max(1, total)))
+
+    def _set_running(self, on: bool) -> None:
+        self.export_button.setEnabled(not on)
+        self.cancel_button.setEnabled(on)
+        self.tabs.setEnabled(not on)
+        if on:
+            self.progress.setValue(0)
+
+    def _on_finished(self, message: str) -> None:
+        self._end(message, self._pending)
+
+    def _on_cancelled(self) -> None:
+        self._end("Cancelled: nothing was written.", None)
+
+    def _end(self, message: str, path: Path | None) -> None:
+        self._set_running(False)
+        if path is not None:
+            self.last_path = path
+        else:
+            self.progress.setValue(0)
+        self.status.setText(message)
+
+    def _fail(self, message: str) -> None:
+        self._set_running(False)
+        self.progress.setValue(0)
+        self.status.setText(f"<span style='color:#d33'>Export failed: {message}</span>")
+
+    def done(self, r: int) -> None:  # closing mid-export cancels it; nothing half-written stays
+        if self.running:
+            self._job.cancel()
+            self.wait()
+        super().done(r)
+
+
+def install_export_actions(window: QWidget, get_results: Callable[[], dict]) -> tuple[QAction, QAction]:
+    """Ctrl+S (image) and Ctrl+Shift+S (clip) actions on `window`; add them to a menu / toolbar."""
+    def open_dialog(tab):
+        ExportDialog(window, get_results(), tab=tab).exec()
+
+    image = QAction("Export image…", window)
+    image.setShortcut(QKeySequence("Ctrl+S"))
+    image.triggered.connect(lambda: open_dialog("image"))
+    clip = QAction("Export process clip…", window)
+    clip.setShortcut(QKeySequence("Ctrl+Shift+S"))
+    clip.triggered.connect(lambda: open_dialog("clip"))
+    for a in (image, clip):
+        a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        window.addAction(a)
+    return image, clip
+
+
+def recall_from_png(path, parent: QWidget | None = None) -> Recipe | None:
+    """The recipe of a dropped exported image (recipe.requests[family] -> SampleRequest), or None
+    after telling the user why (a message box when `parent` is given)."""
+    try:
+        return read_recipe(path)
+    except RecallError as e:
+        if parent is not None:
+            QMessageBox.warning(parent, "Cannot restore settings", str(e))
+        return None
