@@ -45,8 +45,11 @@ class _Decoder:
         self.pos = torch.zeros(1, dtype=torch.long, device=device)
         self.inpaint = req.mask is not None
         if self.inpaint:
-            self.gen_mask = torch.tensor(req.mask, device=device).flatten().bool()  # True = generate
-            self.known = torch.tensor(req.source, device=device).flatten().long()
+            # One source and mask for the whole batch, or one per sample: (1 or B, 784) each.
+            self.gen_mask = torch.tensor(req.mask, device=device).view(-1, c.seq_len).bool()  # True = generate
+            self.known = torch.tensor(req.source, device=device).view(-1, c.seq_len).long()
+            if len(self.gen_mask) not in (1, B) or len(self.known) not in (1, B):
+                raise ValueError(f"inpainting needs one source and mask or one per sample ({B})")
 
     @torch.no_grad()
     def step(self):
@@ -62,7 +65,8 @@ class _Decoder:
         u = self.u.index_select(1, self.pos) * cdf[:, -1:]
         tok = torch.searchsorted(cdf, u).clamp(max=cdf.shape[-1] - 1)[:, 0]  # (B,)
         if self.inpaint:
-            tok = torch.where(self.gen_mask[self.pos], tok, self.known[self.pos])
+            gen = self.gen_mask.index_select(1, self.pos)[:, 0]  # (1 or B,)
+            tok = torch.where(gen, tok, self.known.index_select(1, self.pos)[:, 0])
         self.pixels.index_copy_(1, self.pos, tok[:, None])
         self.token.copy_(tok.repeat(len(self.y) // self.B))
         self.pos.add_(1)

@@ -92,8 +92,11 @@ def sample(
     x = seeding.randn(gens, (1, 28, 28), device)
     inpaint = req.mask is not None
     if inpaint:
-        mask = torch.tensor(req.mask, device=device, dtype=torch.float32)[None, None]  # 1 = generate
-        known = from_uint8(np.broadcast_to(np.asarray(req.source, np.uint8), (B, 28, 28)), device)
+        # One source and mask for the whole batch, or one per sample ((B, 28, 28) each).
+        mask = torch.tensor(req.mask, device=device, dtype=torch.float32).view(-1, 1, 28, 28)  # 1 = generate
+        known = from_uint8(np.broadcast_to(np.asarray(req.source, np.uint8), (B, 28, 28)).copy(), device)
+        if len(mask) not in (1, B):
+            raise ValueError(f"inpainting needs one mask or one per sample ({B}), not {len(mask)}")
         ops = repaint_schedule(n, req.resample, req.jump)
     else:
         ops = repaint_schedule(n, 1, 1)
@@ -115,7 +118,7 @@ def sample(
     for op, a, b in ops:
         if op == "renoise":  # RePaint: jump back from level a to the noisier level b
             r = ab[b] / ab[a]
-            x = r.sqrt().float() * x + (1 - r).sqrt().float() * seeding.randn(gens, (1, 28, 28), device)
+            x = r**0.5 * x + (1 - r) ** 0.5 * seeding.randn(gens, (1, 28, 28), device)  # r is a float
             x0_prev = None
             continue
         x0, eps = denoise(x, a)
