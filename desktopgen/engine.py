@@ -52,7 +52,7 @@ def _sweep_configs(family: str, a) -> list[dict]:
                  "temperature": a.temperature, "top_k": a.top_k}]
     if family == "diffusion":
         grid = [(s, st, g) for s, steps in (("ddim", (10, 20, 50)), ("dpmpp-2m", (10, 20, 50)),
-                                              ("ddpm", (50, 250, 1000)))
+                                              ("ddpm", (50, 250)))
                 for st in steps for g in (1.0, 2.0, 3.0)]
         return [{"sampler": s, "steps": st, "guidance": g, "temperature": 1.0, "top_k": 0}
                 for s, st, g in grid]
