@@ -145,3 +145,11 @@ def test_encoder_failure_removes_temp_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         write_clip_now(tmp_path / "x.mp4", race_sides(), ClipOptions(fps=5, size=64))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_huge_gif_is_refused_up_front(tmp_path):
+    opts = ClipOptions(fps=60, max_seconds=600, seconds=600, size=2048)
+    with pytest.raises(ExportError, match="choose MP4"):
+        export_clip(tmp_path / "huge.gif", race_sides(), opts)
+    export_clip(tmp_path / "huge.mp4", race_sides(), opts).close()  # MP4 streams: allowed
+    assert list(tmp_path.iterdir()) == []

