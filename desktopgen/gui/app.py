@@ -1,0 +1,76 @@
+"""`desktopgen` with no subcommand: build the QApplication and show the main window.
+
+The window is shown and painted before torch is imported: the workers import torch and load
+their models on their own threads, started after the first paint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before anything imports pyqtgraph
+
+ORG, APP = "DesktopGen", "DesktopGen"
+SETTINGS_ENV = "DESKTOPGEN_SETTINGS"  # an .ini path: tests and benchmarks never touch the user's
+
+
+def make_settings():
+    """The app's QSettings: `$DESKTOPGEN_SETTINGS` (an ini file) if set, else the user's."""
+    from PySide6.QtCore import QSettings
+
+    path = os.environ.get(SETTINGS_ENV)
+    if path:
+        return QSettings(path, QSettings.IniFormat)
+    return QSettings(ORG, APP)
+
+
+def create_app(argv: list[str] | None = None):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv if argv is None else argv)
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName("DesktopGen")
+    _apply_theme(app)
+    return app
+
+
+def _apply_theme(app) -> None:
+    """A dark Fusion palette: the images and plots read best on a dark background."""
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    pal = QPalette()
+    base, window, text = QColor(30, 30, 36), QColor(40, 40, 47), QColor(225, 225, 232)
+    for role, color in ((QPalette.Window, window), (QPalette.Base, base),
+                        (QPalette.AlternateBase, window), (QPalette.Button, QColor(52, 52, 61)),
+                        (QPalette.WindowText, text), (QPalette.Text, text), (QPalette.ButtonText, text),
+                        (QPalette.ToolTipBase, QColor(250, 250, 240)), (QPalette.ToolTipText, QColor(20, 20, 20)),
+                        (QPalette.Highlight, QColor(59, 139, 235)), (QPalette.HighlightedText, QColor(255, 255, 255))):
+        pal.setColor(role, color)
+    pal.setColor(QPalette.Disabled, QPalette.Text, QColor(120, 120, 128))
+    pal.setColor(QPalette.Disabled, QPalette.ButtonText, QColor(120, 120, 128))
+    app.setPalette(pal)
+
+
+def create_window(device: str = "auto", settings=None):
+    """The main window, with its workers started after it has painted once."""
+    from desktopgen.gui.window import MainWindow
+
+    win = MainWindow(settings=settings if settings is not None else make_settings(), device=device)
+    win.firstPainted.connect(win.start_workers)
+    return win
+
+
+def main() -> int:
+    app = create_app()
+    win = create_window(os.environ.get("DESKTOPGEN_DEVICE", "auto"))
+    win.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

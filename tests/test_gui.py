@@ -1,0 +1,268 @@
+"""The desktop window, driven like a user would: offscreen, on the CPU, with the shipped models.
+
+Diffusion runs 4 steps at batch 1; the AR side runs its 784 pixel steps once in full and is
+cancelled early elsewhere. Every test fails if it leaves a worker thread running.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSlider, QSpinBox, QWidget
+
+from desktopgen.gui import options
+from desktopgen.gui.app import create_window
+from desktopgen.gui.canvas import Canvas, compose, grid_shape
+from desktopgen.gui.workers import running_threads
+
+RUN_TIMEOUT_MS = 240_000  # a full AR run on a busy 2-core CI machine
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left(qapp):
+    """Fail the test if any worker QThread is still running after it."""
+    yield
+    left = running_threads()
+    for t in left:  # stop them so the next tests (and the interpreter's exit) stay sane
+        t.quit()
+        t.wait(30_000)
+    assert not left, f"worker threads left running: {[t.objectName() for t in left]}"
+
+
+@pytest.fixture
+def settings_file(tmp_path, monkeypatch):
+    path = tmp_path / "settings.ini"
+    monkeypatch.setenv("DESKTOPGEN_SETTINGS", str(path))
+    return path
+
+
+@pytest.fixture
+def window(qtbot, settings_file):
+    win = create_window(device="cpu", settings=QSettings(str(settings_file), QSettings.IniFormat))
+    qtbot.addWidget(win)
+    win.seed_lock.setChecked(True)
+    win.seed_spin.setValue(7)
+    win.batch_spin.setValue(1)
+    win.class_combo.setCurrentIndex(8)  # sneaker
+    win.steps_spin["diffusion"].setValue(4)
+    with qtbot.waitSignal(win.firstPainted, timeout=10_000):
+        win.show()
+    yield win
+    win.close()
+
+
+def wait_idle(qtbot, win, timeout=RUN_TIMEOUT_MS):
+    qtbot.waitUntil(lambda: not win.is_running(), timeout=timeout)
+
+
+def wait_steps(qtbot, win, family, n, timeout=120_000):
+    qtbot.waitUntil(lambda: win.plots is not None and win.plots.count(family) >= n, timeout=timeout)
+
+
+def test_window_module_does_not_import_torch():
+    """The window can appear before torch loads: building it imports neither torch nor the engine."""
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen';"
+            "from desktopgen.gui.app import create_app, make_settings;"
+            "from desktopgen.gui.window import MainWindow;"
+            "app = create_app(); w = MainWindow(make_settings()); painted = [];"
+            "w.firstPainted.connect(lambda: painted.append(1)); w.show();"
+            "[app.processEvents() for _ in range(20)];"
+            "bad = [m for m in ('torch', 'desktopgen.sampling', 'pyqtgraph') if m in sys.modules];"
+            "print(bad, painted); sys.exit(1 if bad or not painted else 0)")
+    env = dict(os.environ, DESKTOPGEN_SETTINGS=os.devnull + ".ini")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_gui_defaults_match_the_engine():
+    from desktopgen import sampling
+    from desktopgen.core import checkpoints
+
+    for family in ("diffusion", "ar"):
+        assert set(options.SAMPLERS[family]) == set(sampling.SAMPLERS[family])
+        for k, v in sampling.DEFAULTS[family].items():
+            assert options.DEFAULTS[family][k] == v
+        assert options.DEFAULT_MODELS[family] == checkpoints.DEFAULT_MODELS[family]
+        assert options.list_models(family)[0] == checkpoints.DEFAULT_MODELS[family]
+
+
+def test_launch_has_the_named_widgets(window):
+    assert window.objectName() == "mainWindow"
+    expected = {"diffusionCanvas": Canvas, "arCanvas": Canvas, "generateButton": QPushButton,
+                "cancelButton": QPushButton, "classCombo": QComboBox, "seedSpin": QSpinBox,
+                "batchSpin": QSpinBox, "diffusionSamplerCombo": QComboBox,
+                "diffusionStepsSpin": QSpinBox, "arSamplerCombo": QComboBox,
+                "timelineSlider": QSlider}
+    for name, cls in expected.items():
+        assert window.findChild(cls, name) is not None, name
+    assert window.findChild(QWidget, "telemetryPlots") is not None  # built right after the first paint
+    assert window.class_combo.count() == 11
+    assert window.sampler_combo["diffusion"].currentData() == options.DEFAULTS["diffusion"]["sampler"]
+    for w in window.findChildren(QWidget):  # every control explains itself
+        if isinstance(w, (QPushButton, QComboBox, QSpinBox, QSlider)) and w.objectName():
+            assert w.toolTip(), w.objectName()
+    keys = {a.text(): [s.toString() for s in a.shortcuts()] for a in window.actions()}
+    assert "Ctrl+Return" in keys["&Generate both"] and "Ctrl+Enter" in keys["&Generate both"]
+    assert keys["&Cancel"] == ["Esc"] and keys["&Quit"] == ["Ctrl+Q"]
+
+
+def test_generate_both_sides_plots_and_timeline(qtbot, window):
+    with qtbot.waitSignal(window.allIdle, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(window.generate_button, Qt.LeftButton)
+    res = window.current_results()
+    for family, steps in (("diffusion", 4), ("ar", 784)):
+        r = res[family]["result"]
+        assert r is not None and r.completed, res[family]["error"]
+        assert r.images.shape == (1, 28, 28) and r.steps == steps
+        assert window.plots.count(family) == steps  # one point per step per side
+        assert len(res[family]["trace"].steps) == steps
+        assert res[family]["request"].seed == 7 and res[family]["request"].class_label == 7
+        assert "MiB" in window.figures[family].text()
+        assert window.findChild(QProgressBar, f"{family}Progress").value() == steps
+    assert window.canvases["ar"].frames() is not None and window.canvases["ar"].frames().any()
+    assert "CPU" in window.device_label.text()
+    # the timeline replays both runs
+    assert window.timeline_slider.isEnabled()
+    window.timeline_slider.setValue(500)
+    assert window.canvases["ar"]._position is not None and 300 < window.canvases["ar"]._position < 500
+    assert "step" in window.timeline_label.text()
+    window.align_combo.setCurrentIndex(1)  # by wall time
+    window.timeline_slider.setValue(0)
+    assert "t = 0.00 s" in window.timeline_label.text()
+
+
+def test_cancel_stops_both_sides_within_a_second(qtbot, window):
+    window.steps_spin["diffusion"].setValue(1000)
+    window.generate()
+    wait_steps(qtbot, window, "diffusion", 2)
+    wait_steps(qtbot, window, "ar", 5)
+    t0 = time.perf_counter()
+    window.cancel_button.click()
+    wait_idle(qtbot, window, timeout=10_000)
+    took = time.perf_counter() - t0
+    assert took < 1.0, f"cancel took {took:.2f} s"
+    for family in ("diffusion", "ar"):
+        r = window.current_results()[family]["result"]
+        assert r is not None and not r.completed
+        assert "cancelled" in window.progress[family].format()
+    n_ar = window.plots.count("ar")
+    qtbot.wait(300)
+    assert window.plots.count("ar") == n_ar  # no stale events after the cancel
+
+
+def test_close_during_a_run_leaves_no_thread(qtbot, window):
+    window.steps_spin["diffusion"].setValue(1000)
+    window.generate()
+    wait_steps(qtbot, window, "ar", 3)
+    t0 = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t0 < 5
+    assert not running_threads()
+    assert not window.threads
+
+
+def test_settings_round_trip(qtbot, settings_file):
+    settings = QSettings(str(settings_file), QSettings.IniFormat)
+    win = create_window(device="cpu", settings=settings)
+    qtbot.addWidget(win)
+    win.class_combo.setCurrentIndex(3)
+    win.seed_spin.setValue(12345)
+    win.seed_lock.setChecked(True)
+    win.batch_spin.setValue(16)
+    win.sequential_check.setChecked(True)
+    win.sampler_combo["diffusion"].setCurrentIndex(win.sampler_combo["diffusion"].findData("ddim"))
+    win.steps_spin["diffusion"].setValue(33)
+    win.guidance_spin["ar"].setValue(2.25)
+    win.temperature_spin.setValue(0.85)
+    win.topk_spin.setValue(40)
+    win.view_combo.setCurrentIndex(1)
+    win.show()
+    qtbot.waitExposed(win)
+    win.resize(1111, 777)
+    qtbot.waitUntil(lambda: win.width() == 1111)
+    win.close()
+    del win
+
+    again = create_window(device="cpu", settings=QSettings(str(settings_file), QSettings.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.class_combo.currentIndex() == 3
+    assert again.seed_spin.value() == 12345 and again.seed_lock.isChecked()
+    assert again.batch_spin.value() == 16 and again.sequential_check.isChecked()
+    assert again.sampler_combo["diffusion"].currentData() == "ddim"
+    assert again.steps_spin["diffusion"].value() == 33
+    assert again.guidance_spin["ar"].value() == pytest.approx(2.25)
+    assert again.temperature_spin.value() == pytest.approx(0.85) and again.topk_spin.value() == 40
+    assert again.view_combo.currentData() == "noisy"
+    # the offscreen screen is 800x600, so restoreGeometry clamps the size: check what was stored
+    stored = QSettings(str(settings_file), QSettings.IniFormat).value("window/geometry")
+    assert stored is not None and len(bytes(stored)) > 0
+    again.close()
+
+
+def test_worker_error_is_shown_and_recovered_from(qtbot, window):
+    combo = window.model_combo["ar"]
+    combo.addItem("no-such-model")
+    combo.setCurrentText("no-such-model")
+    with qtbot.waitSignal(window.allIdle, timeout=RUN_TIMEOUT_MS):
+        window.generate()
+    res = window.current_results()
+    assert "not found" in res["ar"]["error"] and res["ar"]["result"] is None
+    assert "not found" in window.figures["ar"].text()
+    assert "failed" in window.statusBar().currentMessage()
+    assert res["diffusion"]["result"].completed  # the other side kept working
+    # the next Generate works
+    combo.setCurrentIndex(0)
+    window.generate(("ar",))
+    wait_steps(qtbot, window, "ar", 10)
+    assert not window.current_results()["ar"]["error"]
+    window.cancel()
+    wait_idle(qtbot, window, timeout=10_000)
+
+
+def test_one_at_a_time_runs_the_sides_in_sequence(qtbot, window):
+    window.sequential_check.setChecked(True)
+    order = []
+    window.runFinished.connect(order.append)
+    window.generate()
+    assert window.sides["diffusion"].running and not window.sides["ar"].running
+    qtbot.waitUntil(lambda: order == ["diffusion"], timeout=120_000)
+    wait_steps(qtbot, window, "ar", 3)
+    ar_first = window.sides["ar"].trace.elapsed[0]
+    assert window.sides["ar"].running and ar_first < 5  # AR started after diffusion ended
+    window.cancel()
+    wait_idle(qtbot, window, timeout=10_000)
+
+
+def test_start_inpaint_sends_source_and_mask_to_both(qtbot, window):
+    source = np.full((28, 28), 200, np.uint8)
+    mask = np.zeros((28, 28), np.uint8)
+    mask[10:18, 10:18] = 1
+    window.start_inpaint(source, mask)
+    wait_steps(qtbot, window, "ar", 3)
+    window.cancel()
+    wait_idle(qtbot, window, timeout=60_000)
+    for family in ("diffusion", "ar"):
+        req = window.current_results()[family]["request"]
+        assert np.array_equal(np.asarray(req.mask), mask) and np.asarray(req.source).max() == 200
+    assert window.canvases["ar"]._overlay is not None
+    assert window.request_for("ar").mask is None  # a plain Generate afterwards is not an inpaint
+
+
+def test_canvas_composes_grid_pending_pixels_and_overlay():
+    assert grid_shape(1) == (1, 1) and grid_shape(64) == (8, 8) and grid_shape(5) == (2, 3)
+    frames = np.full((5, 28, 28), 255, np.uint8)
+    img = compose(frames, position=27)  # first row of pixels written
+    assert img.shape == (2 * 29 - 1, 3 * 29 - 1, 3)
+    assert (img[0, :28] == 255).all() and (img[1, :28] < 80).all()  # not yet generated: dim
+    mask = np.zeros((28, 28), np.uint8)
+    mask[5, 5] = 1
+    over = compose(frames, overlay=mask)
+    assert tuple(over[5, 5]) != (255, 255, 255) and tuple(over[5, 6]) == (255, 255, 255)
