@@ -33,6 +33,8 @@ def check_target(path, suffixes, overwrite: bool = False) -> Path:
     if path.suffix.lower() not in suffixes:
         raise ExportError(f"{path.name!r}: the file name must end in {', '.join(sorted(suffixes))}")
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"cannot write {path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise ExportError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
