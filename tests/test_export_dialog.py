@@ -158,3 +158,18 @@ def test_shortcuts_and_recall(qtbot, tmp_path):
     d.export_button.click()
     recipe = recall_from_png(tmp_path / "r.png")
     assert recipe.requests["diffusion"] == make_results()["diffusion"][0]
+
+
+def test_accepts_the_windows_results_form(qtbot, tmp_path):
+    """The main window's current_results(): dicts, with a side still running (result None)."""
+    res = make_results()
+    window_form = {"diffusion": {"request": res["diffusion"][0], "result": res["diffusion"][1],
+                                 "trace": res["diffusion"][2], "card": {}, "error": ""},
+                   "ar": {"request": res["ar"][0], "result": None, "trace": res["ar"][2], "card": {},
+                          "error": ""}}
+    d = ExportDialog(None, window_form, folder=tmp_path)
+    qtbot.addWidget(d)
+    assert list(d.results) == ["diffusion"] and d.image_side.count() == 1
+    d.image_path.edit.setText(str(tmp_path / "w.png"))
+    d.export_button.click()
+    assert read_recipe(tmp_path / "w.png").request == res["diffusion"][0]

@@ -67,7 +67,9 @@ class ClipSide:
 
     @classmethod
     def of(cls, trace: RunTrace, request=None) -> ClipSide:
-        sub = f"{request.sampler} {request.steps} steps" if request is not None else ""
+        sub = ""
+        if request is not None:  # steps from the trace where the request left the default (0)
+            sub = f"{request.sampler or trace.family} {request.steps or trace.total} steps"
         return cls(trace.family, trace, composite.FAMILY_TITLES.get(trace.family, trace.family), sub)
 
 

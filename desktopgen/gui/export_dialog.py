@@ -4,7 +4,8 @@ asks before overwriting, and runs clip exports on a worker thread with progress 
 
 Entry points for the main window:
     ExportDialog(parent, results, tab="image").exec()
-        results: {"diffusion" | "ar": (SampleRequest, RunResult, RunTrace | None)}, finished runs.
+        results: {"diffusion" | "ar": (SampleRequest, RunResult, RunTrace | None)}, or the window's
+        current_results() dicts; unfinished sides (result None) are left out.
     install_export_actions(window, get_results) -> (image_action, clip_action)
         QActions with Ctrl+S / Ctrl+Shift+S for the menu and toolbar; get_results() -> results.
     recall_from_png(path, parent=None) -> Recipe | None
@@ -55,6 +56,20 @@ def _default_folder() -> Path:
     return Path(pics) if pics and Path(pics).is_dir() else Path.cwd()
 
 
+def normalize_results(results: dict | None) -> dict:
+    """{family: (request, result, trace)} of the finished sides. Accepts that form or the main
+    window's `current_results()` form {family: {"request", "result", "trace", ...}}; sides still
+    running or failed (result None) are left out."""
+    out = {}
+    for fam, r in (results or {}).items():
+        if isinstance(r, dict):
+            r = (r.get("request"), r.get("result"), r.get("trace"))
+        if r is None or r[0] is None or r[1] is None:
+            continue
+        out[fam] = (r[0], r[1], r[2] if len(r) > 2 else None)
+    return out
+
+
 class _PathRow(QWidget):
     """A file name field with a Browse button."""
 
@@ -90,7 +105,7 @@ class ExportDialog(QDialog):
                  folder: str | Path | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export")
-        self.results = {f: r for f, r in (results or {}).items() if r is not None}
+        self.results = normalize_results(results)
         self.folder = Path(folder) if folder else _default_folder()
         self._job: ExportJob | None = None
         self._thread = None
