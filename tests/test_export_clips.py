@@ -46,6 +46,8 @@ def test_composite_clip_reads_back(tmp_path, suffix):
     assert expected[0].shape[0] % 16 == 0 and expected[0].shape[1] % 16 == 0
     if suffix == ".mp4":
         assert len(frames) == len(expected)
+        meta = iio.immeta(path)  # what players need: H.264, yuv420p, the chosen frame rate
+        assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["fps"] == 8
     else:  # Pillow merges identical consecutive frames (the final hold) into one longer frame
         assert len(expected) - 4 <= len(frames) <= len(expected)
     tol = {".mp4": 4.0, ".gif": 3.0, ".webp": 3.0}[suffix]

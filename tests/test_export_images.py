@@ -20,7 +20,7 @@ from desktopgen.export.images import (
     save_grid_png,
     single_request,
 )
-from desktopgen.export.recall import RecallError, read_recipe, recall_request
+from desktopgen.export.recall import RecallError, has_recipe, read_recipe, recall_request
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_grid_png_reads_back_with_recipe(tmp_path, diffusion_run):
     assert meta["elapsed"] > 0 and "batch_index" not in meta
     assert meta["request"]["model_sha256"] == req.model_sha256 != ""
     recipe = read_recipe(p)
-    assert recipe.request == req and recipe.batch_index is None
+    assert recipe.request == req and recipe.batch_index is None and has_recipe(p)
 
 
 def test_single_sample_recall_is_bit_exact(tmp_path, diffusion_model, diffusion_run):
@@ -151,6 +151,7 @@ def test_recall_errors_are_clear(tmp_path):
     Image.new("L", (4, 4)).save(plain)
     with pytest.raises(RecallError, match="no DesktopGen recipe"):
         read_recipe(plain)
+    assert not has_recipe(plain)
     (tmp_path / "junk.png").write_bytes(b"not an image at all")
     with pytest.raises(RecallError, match="not a readable image"):
         read_recipe(tmp_path / "junk.png")

@@ -98,3 +98,13 @@ def recall_request(path, family: str | None = None) -> SampleRequest:
         raise RecallError(f"{Path(path).name} holds no {family} request "
                           f"(it has {', '.join(recipe.requests)})")
     return recipe.requests[family]
+
+
+def has_recipe(path) -> bool:
+    """Whether a dropped file is a DesktopGen export (recall it) rather than a plain image
+    (open it for inpainting)."""
+    try:
+        read_recipe(path)
+    except RecallError:
+        return False
+    return True
