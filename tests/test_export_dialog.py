@@ -173,3 +173,24 @@ def test_accepts_the_windows_results_form(qtbot, tmp_path):
     d.image_path.edit.setText(str(tmp_path / "w.png"))
     d.export_button.click()
     assert read_recipe(tmp_path / "w.png").request == res["diffusion"][0]
+
+
+def test_clip_write_error_is_reported_and_leaves_nothing(dialog, qtbot, tmp_path, monkeypatch):
+    import desktopgen.export.clips as clips
+
+    class FullDisk:
+        def append_data(self, frame):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(clips, "_mp4_writer", lambda tmp, fps: FullDisk())
+    dialog.tabs.setCurrentIndex(1)
+    dialog.clip_size.setValue(48)
+    dialog.clip_path.edit.setText(str(tmp_path / "x.mp4"))
+    dialog.export_button.click()
+    assert dialog.wait(20000)
+    qtbot.waitUntil(lambda: "No space left" in dialog.status.text(), timeout=5000)
+    assert "failed" in dialog.status.text() and dialog.export_button.isEnabled()
+    assert list(tmp_path.iterdir()) == []
