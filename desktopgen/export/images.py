@@ -173,7 +173,7 @@ def export_image(path, sides: dict, index: int | None = None, size: int | None =
             family=family, title=composite.FAMILY_TITLES.get(family, family),
             subtitle=f"{request.sampler} {request.steps} steps",
             image=composite.batch_image(result.images, index),
-            lines=(f"{result.elapsed * 1000:.0f} ms on {result.device}",
+            lines=(f"{result.elapsed * 1000:,.0f} ms on {result.device}",
                    f"peak {result.peak_memory / 2**20:.0f} MiB ({result.mem_kind})")))
     frame = composite.side_by_side([composite.render_panel(p, size or 280) for p in panels])
     meta = {"sides": recipes, "app_version": __version__, "batch_index": index}
