@@ -12,6 +12,7 @@ import sys
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before anything imports pyqtgraph
 
 ORG, APP = "DesktopGen", "DesktopGen"
+GIL_SWITCH_S = 0.001  # the GUI thread waits at most this for the GIL when a worker runs Python
 SETTINGS_ENV = "DESKTOPGEN_SETTINGS"  # an .ini path: tests and benchmarks never touch the user's
 
 
@@ -28,6 +29,9 @@ def make_settings():
 def create_app(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
+    # Workers run Python between torch ops (most of an AR step at batch 1); with the default 5 ms
+    # switch interval every GIL hand-back to the GUI thread can wait 5 ms, several times a frame.
+    sys.setswitchinterval(GIL_SWITCH_S)
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv if argv is None else argv)

@@ -1,7 +1,8 @@
 """Live telemetry: steps vs time, milliseconds per step, and memory, both sides on the same axes.
 
-Curves are created once and fed with setData() from growing buffers; the window calls
-`refresh()` on its redraw timer (about 30 per second), never once per event.
+Curves are created once and fed with setData() from growing buffers. Each plot is its own view,
+and the window refreshes one plot per redraw tick in rotation, so no single frame pays for all
+three (painting a pyqtgraph plot costs tens of milliseconds on a busy CPU).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QHBoxLayout, QWidget  # noqa: E402
 
 from desktopgen.core.events import StepEvent  # noqa: E402
 from desktopgen.gui.theme import COLORS, NAMES  # noqa: E402
 
 MIB = 2**20
+BACKGROUND = "#16161a"
 
 
 class _Series:
@@ -40,71 +43,101 @@ class _Series:
         return self.buf[k][: self.n]
 
 
-class TelemetryPlots(pg.GraphicsLayoutWidget):
-    """Three plots in a row; `add(event)` per step, `refresh()` per frame."""
+class _Plot:
+    """One plot: its widget, the series fields it draws, and ranges that grow in steps."""
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("telemetryPlots")
-        self.setBackground("#16161a")
-        self.setMinimumHeight(200)
-        self.series = {f: _Series() for f in COLORS}
-        self._dirty = set()
-        self.p_steps = self._plot("Progress", "elapsed", "s", "steps done", "")
-        self.p_ms = self._plot("Time per step", "elapsed", "s", "time per step", "ms")
-        self.p_mem = self._plot("Memory", "elapsed", "s", "process RSS", "MiB")
-        self.p_steps.setToolTip("Steps completed against wall-clock seconds: the steeper, the faster.")
-        self.p_ms.setToolTip("Milliseconds each step took. On a CPU the two sides share the cores, "
-                             "so each is slower while the other runs.")
-        self.p_mem.setToolTip("Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
-                              "whole app's resident memory (both sides live in one process).")
-        self.curves = {}
-        for f, color in COLORS.items():
-            pen = pg.mkPen(color, width=2)
-            dashed = pg.mkPen(color, width=1.5, style=Qt.DashLine)
-            self.curves[f] = {
-                "step": self.p_steps.plot(name=NAMES[f], pen=pen),
-                "ms": self.p_ms.plot(name=NAMES[f], pen=pen),
-                "mem": self.p_mem.plot(name=f"{NAMES[f]} now", pen=pen),
-                "peak": self.p_mem.plot(name=f"{NAMES[f]} peak", pen=dashed),
-            }
-        self.cursors = {}
-        for f, color in COLORS.items():  # the timeline's moment, per side
-            self.cursors[f] = [pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=1, style=Qt.DotLine))
-                               for _ in range(3)]
-            for plot, line in zip((self.p_steps, self.p_ms, self.p_mem), self.cursors[f]):
-                plot.addItem(line, ignoreBounds=True)
-                line.hide()
-        self.set_memory_kind("process")
-
-    def _plot(self, title, xname, xunit, yname, yunit):
-        p = self.addPlot(title=title)
-        p.setLabel("bottom", xname, units=xunit)
-        p.setLabel("left", yname, units=yunit)
-        p.showGrid(x=True, y=True, alpha=0.2)
+    def __init__(self, title, ylabel, yunit, fields, tooltip):
+        self.widget = pg.PlotWidget(background=BACKGROUND)
+        self.widget.setToolTip(tooltip)
+        self.item = p = self.widget.getPlotItem()
+        p.setTitle(title)
+        p.setLabel("bottom", "elapsed", units="s")
+        p.setLabel("left", ylabel, units=yunit)
+        # No grid and no auto-range: grid lines belong to the axes, so a grid repaints the axes
+        # with every new point; ranges grow in steps instead, and the axes stay cached.
         p.addLegend(offset=(8, 8), labelTextSize="8pt")
         p.setClipToView(True)
         p.setDownsampling(mode="peak")
         p.setMouseEnabled(x=False, y=False)
+        p.disableAutoRange()
         p.hideButtons()
-        return p
+        self.fields = fields
+        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.limits = [0.0, 0.0]
+        self.set_ranges(1.0, 1.0)
+
+    def set_ranges(self, x, y):
+        self.item.setXRange(0, x, padding=0)
+        self.item.setYRange(0, y, padding=0)
+        self.limits = [x, y]
+
+    def grow(self, xmax: float, ymax: float) -> None:
+        lx, ly = self.limits
+        if xmax > lx or ymax > ly:
+            self.set_ranges(max(lx, xmax * 1.5, 1.0) if xmax > lx else lx,
+                            max(ly, ymax * 1.3, 1e-3) if ymax > ly else ly)
+
+
+class TelemetryPlots(QWidget):
+    """Three plots in a row; `add(event)` per step, `refresh_next()` per redraw tick."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("telemetryPlots")
+        self.setMinimumHeight(200)
+        self.series = {f: _Series() for f in COLORS}
+        self.steps = _Plot("Progress", "steps done", "", ("step",),
+                           "Steps completed against wall-clock seconds: the steeper, the faster.")
+        self.ms = _Plot("Time per step", "time per step", "ms", ("ms",),
+                        "Milliseconds each step took. On a CPU the two sides share the cores, so "
+                        "each is slower while the other runs.")
+        self.mem = _Plot("Memory", "process RSS", "MiB", ("mem", "peak"),
+                         "Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
+                         "whole app's resident memory (both sides live in one process).")
+        self.plots = [self.steps, self.ms, self.mem]
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        for pl in self.plots:
+            row.addWidget(pl.widget)
+        for f, color in COLORS.items():
+            pen = pg.mkPen(color, width=2)
+            dashed = pg.mkPen(color, width=1.5, style=Qt.DashLine)
+            for pl in self.plots:
+                for k in pl.fields:
+                    name = NAMES[f] if len(pl.fields) == 1 else f"{NAMES[f]} {'now' if k == 'mem' else 'peak'}"
+                    pl.curves[(f, k)] = pl.item.plot(name=name, pen=dashed if k == "peak" else pen)
+        self.cursors = {}
+        for f, color in COLORS.items():  # the timeline's moment, per side
+            self.cursors[f] = []
+            for pl in self.plots:
+                line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=1, style=Qt.DotLine))
+                pl.item.addItem(line, ignoreBounds=True)
+                line.hide()
+                self.cursors[f].append(line)
+        self._dirty: set[int] = set()  # indexes of plots with new data
+        self._next = 0
+        self.set_memory_kind("process")
 
     # --- data ----------------------------------------------------------------------------
     def reset(self, families=("diffusion", "ar")) -> None:
         """A new run: empty the sides about to run (the other side keeps its last run)."""
         for f in families:
             self.series[f] = _Series()
-            self._dirty.add(f)
+        for pl in self.plots:
+            pl.set_ranges(1.0, 1.0)
         self.hide_cursors()
+        self._dirty = {0, 1, 2}
         self.refresh()
 
     def set_memory_kind(self, kind: str) -> None:
+        p = self.mem.item
         if kind == "cuda":
-            self.p_mem.setLabel("left", "CUDA allocated / peak", units="MiB")
-            self.p_mem.setTitle("GPU memory (CUDA allocated, dashed = peak)")
+            p.setLabel("left", "CUDA allocated / peak", units="MiB")
+            p.setTitle("GPU memory (CUDA allocated; dashed: peak)")
         else:
-            self.p_mem.setLabel("left", "process RSS", units="MiB")
-            self.p_mem.setTitle("Process memory (RSS of the whole app, dashed = peak)")
+            p.setLabel("left", "process RSS", units="MiB")
+            p.setTitle("Process memory (RSS of the whole app; dashed: peak)")
 
     def add(self, ev: StepEvent) -> None:
         s = self.series[ev.family]
@@ -112,19 +145,37 @@ class TelemetryPlots(pg.GraphicsLayoutWidget):
         prev_step = s["step"][-1] if s.n else 0
         ms = 1000.0 * (ev.elapsed - prev_t) / max(1, ev.step - prev_step)
         s.append(ev.elapsed, ev.step, ms, ev.mem_allocated / MIB, ev.mem_peak / MIB)
-        self._dirty.add(ev.family)
+        self._dirty = {0, 1, 2}
 
     def count(self, family: str) -> int:
         """Points received for `family` in the current run."""
         return self.series[family].n
 
+    def refresh_next(self) -> None:
+        """Redraw the next plot that has new data (one per call, in rotation)."""
+        for i in range(3):
+            j = (self._next + i) % 3
+            if j in self._dirty:
+                self._refresh_plot(j)
+                self._next = (j + 1) % 3
+                return
+
     def refresh(self) -> None:
-        for f in self._dirty:
-            s, c = self.series[f], self.curves[f]
-            t = s["t"]
-            for k in ("step", "ms", "mem", "peak"):
-                c[k].setData(t, s[k])
-        self._dirty.clear()
+        """Redraw every plot that has new data."""
+        for j in sorted(self._dirty):
+            self._refresh_plot(j)
+
+    def _refresh_plot(self, j: int) -> None:
+        self._dirty.discard(j)
+        pl = self.plots[j]
+        xmax = ymax = 0.0
+        for (f, k), curve in pl.curves.items():
+            s = self.series[f]
+            curve.setData(s["t"], s[k])
+            if s.n:
+                xmax = max(xmax, s["t"][-1])
+                ymax = max(ymax, np.percentile(s[k], 99) if k == "ms" else s[k].max())
+        pl.grow(xmax, ymax)
 
     # --- timeline ------------------------------------------------------------------------
     def set_cursor(self, family: str, seconds: float | None) -> None:

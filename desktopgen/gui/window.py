@@ -8,6 +8,7 @@ arrive and drawn by a ~30 Hz timer, so a fast sampler cannot flood the event loo
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +45,7 @@ from desktopgen.gui.workers import Job, JobDone, JobEvent, JobFailed, WorkerRead
 
 FAMILIES = ("diffusion", "ar")
 REDRAW_MS = 33  # ~30 canvas redraws per second, however fast the samplers step
-PLOT_EVERY = 3  # plots redraw every 3rd tick (~10 Hz): three pyqtgraph plots cost more to paint
+PLOT_EVERY = 2  # ticks between plot redraws; each updates one of the three plots (rotation), ~5 Hz each
 MAX_SEED = 2**31 - 1
 KEEP_EVERY = {"diffusion": 1, "ar": 8}  # timeline frames kept: AR keeps every 8th pixel step
 
@@ -67,12 +68,14 @@ class Side:
 
 
 class _FirstPaint(QObject):
-    """Emits once, on the window's first paint event."""
+    """Emits once, on the window's first paint event (and notes its wall-clock time)."""
 
     painted = Signal()
+    at: float | None = None  # time.time() of the first paint event
 
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Paint:
+            self.at = time.time()
             obj.removeEventFilter(self)
             QTimer.singleShot(0, self.painted.emit)
         return False
@@ -80,6 +83,7 @@ class _FirstPaint(QObject):
 
 class MainWindow(QMainWindow):
     firstPainted = Signal()
+    workersLoaded = Signal()  # both workers have imported torch and loaded their default model
     runFinished = Signal(str)  # family, after its JobDone or JobFailed was handled
     allIdle = Signal()  # no side running nor queued
 
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow):
         self._next_job = 0
         self._queued: list[tuple[str, SampleRequest]] = []  # one-at-a-time mode: sides still to run
         self._source_mask: tuple[np.ndarray, np.ndarray] | None = None
+        self._loaded: set[str] = set()
 
         self._build_ui()
         self._build_menus()
@@ -436,17 +441,30 @@ class MainWindow(QMainWindow):
             wt.worker.finished.connect(self._on_finished)
             wt.worker.failed.connect(self._on_failed)
             wt.worker.ready.connect(self._on_ready)
+            wt.worker.loaded.connect(self._on_loaded)
             self.threads[f] = wt
             wt.worker.warm_up(self.device)
+
+    @property
+    def first_paint_at(self) -> float | None:
+        """time.time() of the window's first paint event (None before it)."""
+        return self._first_paint.at
 
     def stop_workers(self) -> None:
         """Cancel any run and join both threads (a step ends within milliseconds)."""
         self._queued.clear()
+        self._loaded.clear()
         for wt in self.threads.values():
             wt.stop()
         self.threads.clear()
         for s in self.sides.values():
             s.running = False
+
+    @Slot(str)
+    def _on_loaded(self, family: str) -> None:
+        self._loaded.add(family)
+        if self._loaded >= set(FAMILIES):
+            self.workersLoaded.emit()
 
     @Slot(object)
     def _on_ready(self, r: WorkerReady) -> None:
@@ -660,8 +678,11 @@ class MainWindow(QMainWindow):
                 bar.setValue(step)
                 bar.setFormat(f"step {step} / {total} · {el:.1f} s · ETA {eta:.1f} s")
         self._ticks += 1
-        if self.plots is not None and (self._ticks % PLOT_EVERY == 0 or not self.is_running()):
-            self.plots.refresh()
+        if self.plots is not None:
+            if not self.is_running():
+                self.plots.refresh()
+            elif self._ticks % PLOT_EVERY == 0:
+                self.plots.refresh_next()  # one plot per tick: each ~10 Hz, no long frames
 
     def _show_event_frame(self, f, preview, preview_clean, position) -> None:
         if f == "diffusion":

@@ -76,6 +76,7 @@ class SideWorker(QObject):
     finished = Signal(object)  # JobDone
     failed = Signal(object)  # JobFailed
     ready = Signal(object)  # WorkerReady, once torch and the device are known
+    loaded = Signal(str)  # family, once the warm-up has loaded the default model
     _run = Signal(object)  # Job, queued into the worker's thread
     _warm = Signal(str)  # device, queued into the worker's thread
 
@@ -132,6 +133,7 @@ class SideWorker(QObject):
             self._model("")
         except Exception:  # a warm-up failure shows on the first Generate instead
             pass
+        self.loaded.emit(self.family)
 
     @Slot(object)
     def _do_run(self, job: Job) -> None:
