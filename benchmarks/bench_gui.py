@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def parent(a) -> int:
-    if not os.environ.get("DISPLAY") and not a.offscreen and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+    headless = not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen"
+    if headless and not a.offscreen:
         if not shutil.which("xvfb-run"):
             print("no DISPLAY and no xvfb-run: install xvfb, or pass --offscreen", file=sys.stderr)
             return 2

@@ -187,7 +187,6 @@ def test_settings_round_trip(qtbot, settings_file):
     win.resize(1111, 777)
     qtbot.waitUntil(lambda: win.width() == 1111)
     win.close()
-    del win
 
     again = create_window(device="cpu", settings=QSettings(str(settings_file), QSettings.IniFormat))
     qtbot.addWidget(again)
@@ -266,3 +265,40 @@ def test_canvas_composes_grid_pending_pixels_and_overlay():
     mask[5, 5] = 1
     over = compose(frames, overlay=mask)
     assert tuple(over[5, 5]) != (255, 255, 255) and tuple(over[5, 6]) == (255, 255, 255)
+
+
+def test_dropped_image_opens_the_mask_editor_and_inpaints(qtbot, window, tmp_path):
+    from PIL import Image
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    path = tmp_path / "shirt.png"
+    img = np.zeros((28, 28), np.uint8)
+    img[4:24, 6:22] = 220
+    Image.fromarray(img).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton,
+                                              Qt.NoModifier))
+    editor = window._editor
+    assert editor is not None and editor.source() is not None
+    editor.apply_preset("bottom-half")
+    assert window.canvases["diffusion"]._overlay is not None  # the hole shows on the canvases
+    with qtbot.waitSignal(window.runFinished, timeout=120_000, check_params_cb=lambda f: f == "diffusion"):
+        assert editor.request_inpaint()
+    window.cancel()
+    wait_idle(qtbot, window, timeout=60_000)
+    for family in ("diffusion", "ar"):
+        req = window.current_results()[family]["request"]
+        assert req.mask is not None and np.asarray(req.source).max() == 220
+
+
+def test_export_and_open_actions_are_wired(window):
+    texts = [a.text() for a in window.actions()]
+    assert "&Export image…" in texts and "Export process &clip…" in texts and "&Open image…" in texts
+    window.export()  # nothing generated yet: a message, no dialog
+    assert "generate first" in window.statusBar().currentMessage()

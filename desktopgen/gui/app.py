@@ -52,8 +52,10 @@ def _apply_theme(app) -> None:
     for role, color in ((QPalette.Window, window), (QPalette.Base, base),
                         (QPalette.AlternateBase, window), (QPalette.Button, QColor(52, 52, 61)),
                         (QPalette.WindowText, text), (QPalette.Text, text), (QPalette.ButtonText, text),
-                        (QPalette.ToolTipBase, QColor(250, 250, 240)), (QPalette.ToolTipText, QColor(20, 20, 20)),
-                        (QPalette.Highlight, QColor(59, 139, 235)), (QPalette.HighlightedText, QColor(255, 255, 255))):
+                        (QPalette.ToolTipBase, QColor(250, 250, 240)),
+                        (QPalette.ToolTipText, QColor(20, 20, 20)),
+                        (QPalette.Highlight, QColor(59, 139, 235)),
+                        (QPalette.HighlightedText, QColor(255, 255, 255))):
         pal.setColor(role, color)
     pal.setColor(QPalette.Disabled, QPalette.Text, QColor(120, 120, 128))
     pal.setColor(QPalette.Disabled, QPalette.ButtonText, QColor(120, 120, 128))

@@ -105,7 +105,8 @@ class TelemetryPlots(QWidget):
             dashed = pg.mkPen(color, width=1.5, style=Qt.DashLine)
             for pl in self.plots:
                 for k in pl.fields:
-                    name = NAMES[f] if len(pl.fields) == 1 else f"{NAMES[f]} {'now' if k == 'mem' else 'peak'}"
+                    kind = "now" if k == "mem" else "peak"
+                    name = NAMES[f] if len(pl.fields) == 1 else f"{NAMES[f]} {kind}"
                     pl.curves[(f, k)] = pl.item.plot(name=name, pen=dashed if k == "peak" else pen)
         self.cursors = {}
         for f, color in COLORS.items():  # the timeline's moment, per side

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
@@ -26,7 +27,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -98,6 +98,9 @@ class MainWindow(QMainWindow):
         self._next_job = 0
         self._queued: list[tuple[str, SampleRequest]] = []  # one-at-a-time mode: sides still to run
         self._source_mask: tuple[np.ndarray, np.ndarray] | None = None
+        self._overrides: dict = {}  # inpainting: class/guidance/resample/jump from the mask editor
+        self._editor = None  # the mask editor (issue 4), built on first use: it imports torch
+        self._editor_dock = None
         self._loaded: set[str] = set()
 
         self._build_ui()
@@ -150,6 +153,7 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 2)
         outer.addWidget(split)
         self.setCentralWidget(central)
+        self.setAcceptDrops(True)  # an image opens in the mask editor; an exported PNG, its recipe
 
         self.device_label = QLabel("Device: starting…")
         self.device_label.setToolTip("Where the models run. On a CPU the two sides share its cores.")
@@ -377,14 +381,18 @@ class MainWindow(QMainWindow):
         self.open_action.setShortcut(QKeySequence.Open)
         self.open_action.setToolTip("Open an image to inpaint (mask editor)")
         self.open_action.triggered.connect(lambda: self.open_image())
-        self.export_action = QAction("&Export…", self)
-        self.export_action.setShortcut(QKeySequence.Save)
-        self.export_action.triggered.connect(lambda: self.export())
+        self.export_action = QAction("&Export image…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+S"))
+        self.export_action.triggered.connect(lambda: self.export("image"))
+        self.export_clip_action = QAction("Export process &clip…", self)
+        self.export_clip_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.export_clip_action.triggered.connect(lambda: self.export("clip"))
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
-        for a in (self.open_action, self.export_action):
+        for a in (self.open_action, self.export_action, self.export_clip_action):
             fm.addAction(a)
+            self.addAction(a)
         fm.addSeparator()
         fm.addAction(self.quit_action)
 
@@ -402,6 +410,17 @@ class MainWindow(QMainWindow):
         for a in (self.generate_action, self.cancel_action, self.dice_action):
             im.addAction(a)
             self.addAction(a)  # shortcuts work even with the menu bar hidden
+        im.addSeparator()
+        self.inpaint_panel_action = QAction("&Inpainting panel", self)
+        self.inpaint_panel_action.setToolTip("Paint a hole in an image and let both models fill it")
+        self.inpaint_panel_action.triggered.connect(lambda: self.mask_editor())
+        im.addAction(self.inpaint_panel_action)
+        self.send_actions = {}
+        for f in FAMILIES:
+            a = QAction(f"Send {NAMES[f].lower()} result to inpainting", self)
+            a.triggered.connect(lambda _=False, fam=f: self.send_to_inpainting(fam))
+            im.addAction(a)
+            self.send_actions[f] = a
         self.addAction(self.quit_action)
 
         hm = self.menuBar().addMenu("&Help")
@@ -493,6 +512,7 @@ class MainWindow(QMainWindow):
             src, mask = self._source_mask
             kw.update(source=tuple(map(tuple, src.astype(int).tolist())),
                       mask=tuple(map(tuple, mask.astype(int).tolist())))
+            kw.update(self._overrides)
         return SampleRequest(**kw)
 
     def is_running(self, family: str | None = None) -> bool:
@@ -523,18 +543,21 @@ class MainWindow(QMainWindow):
             self._submit(f, req)
         self._update_buttons()
 
-    def start_inpaint(self, source: np.ndarray, mask: np.ndarray) -> None:
-        """Both sides fill the same hole: `source` 28x28 uint8, `mask` 28x28 with 1 = generate.
-        The hook the mask editor (issue 4) calls; the overlay shows the hole on both canvases."""
+    def start_inpaint(self, source, mask, **changes) -> None:
+        """Both sides fill the same hole: `source` 28x28 uint8, `mask` 28x28 with 1 = generate;
+        `changes` (class_label, guidance, resample, jump) override the controls for both sides.
+        The mask editor's Inpaint button lands here; the overlay shows the hole on both canvases."""
         source = np.asarray(source, np.uint8).reshape(28, 28)
         mask = (np.asarray(mask).reshape(28, 28) > 0).astype(np.uint8)
+        allowed = {"class_label", "guidance", "resample", "jump"}
         self._source_mask = (source, mask)
+        self._overrides = {k: v for k, v in changes.items() if k in allowed}
         for c in self.canvases.values():
             c.set_overlay(mask)
         try:
             self.generate()
         finally:
-            self._source_mask = None
+            self._source_mask, self._overrides = None, {}
 
     def clear_inpaint(self) -> None:
         for c in self.canvases.values():
@@ -669,6 +692,8 @@ class MainWindow(QMainWindow):
             ev = s.latest
             if ev is not None and s.running:
                 self._show_event_frame(f, ev.preview, ev.preview_clean, ev.position)
+                if f == "ar" and self._editor is not None and s.request is not None and s.request.mask:
+                    self._editor.set_ar_position(ev.position)  # what the AR model can see now
             tr = s.trace
             if tr is not None and tr.steps and s.running:
                 step, total, el = tr.steps[-1], tr.total, tr.elapsed[-1]
@@ -740,20 +765,115 @@ class MainWindow(QMainWindow):
         return {f: {"request": s.request, "result": s.result, "trace": s.trace, "card": s.card,
                     "error": s.error} for f, s in self.sides.items()}
 
-    def open_image(self, path: str | None = None) -> None:
-        """Open an image for inpainting. The mask editor (issue 4) plugs in here."""
-        editor = _optional("desktopgen.gui.mask_editor")
-        if editor is None:
-            self.statusBar().showMessage("Inpainting is not available in this build yet.", 5000)
-            return
-        self.statusBar().showMessage("The mask editor is not wired in yet.", 5000)
+    def mask_editor(self):
+        """The mask editor (issue 4) in a dock on the right, built on first use."""
+        if self._editor is None:
+            from PySide6.QtWidgets import QDockWidget
 
-    def export(self) -> None:
-        """Export images and clips. The export dialog (issue 5) plugs in here."""
-        if _optional("desktopgen.gui.export_dialog") is None:
-            self.statusBar().showMessage("Export is not available in this build yet.", 5000)
+            from desktopgen.gui.mask_editor import MaskEditor  # imports the engine: never at start-up
+
+            self._editor = MaskEditor()
+            self._editor_dock = QDockWidget("Inpainting", self)
+            self._editor_dock.setObjectName("inpaintDock")
+            self._editor_dock.setWidget(self._editor)
+            self.addDockWidget(Qt.RightDockWidgetArea, self._editor_dock)
+            self._editor.message.connect(self._show_message)
+            self._editor.inpaintRequested.connect(self._inpaint_from_editor)
+            self._editor.maskChanged.connect(self._show_mask)
+        self._editor_dock.show()
+        return self._editor
+
+    def open_image(self, path: str | None = None) -> None:
+        """Open an image to inpaint in the mask editor (a file dialog when no path is given)."""
+        editor = self.mask_editor()
+        if path:
+            editor.open_file(str(path))
+        else:
+            editor.open_dialog()
+
+    @Slot(str)
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
+
+    @Slot(object)
+    def _show_mask(self, mask) -> None:
+        for c in self.canvases.values():
+            c.set_overlay(mask if mask is not None and np.asarray(mask).any() else None)
+
+    @Slot()
+    def _inpaint_from_editor(self) -> None:
+        try:
+            ch = self._editor.request_changes()
+        except ValueError as e:
+            self._show_message(str(e))
             return
-        self.statusBar().showMessage("The export dialog is not wired in yet.", 5000)
+        self.start_inpaint(ch.pop("source"), ch.pop("mask"), **ch)
+
+    def send_to_inpainting(self, family: str, index: int = 0) -> None:
+        """Use a finished result (sample `index`) as the mask editor's source image."""
+        r = self.sides[family].result
+        if r is None or not len(r.images):
+            self._show_message(f"No {NAMES[family].lower()} result yet: generate first.")
+            return
+        self.mask_editor().set_image(r.images[min(index, len(r.images) - 1)],
+                                     f"{NAMES[family]} result, sample {index + 1}, sent to inpainting")
+
+    def export(self, tab: str = "image") -> None:
+        """The export dialog (issue 5) on the finished sides' results."""
+        results = self.current_results()
+        if not any(r["result"] is not None for r in results.values()):
+            self._show_message("Nothing to export yet: generate first.")
+            return
+        from desktopgen.gui.export_dialog import ExportDialog
+
+        ExportDialog(self, results, tab=tab).exec()
+
+    def restore_request(self, req: SampleRequest) -> None:
+        """Set the controls from a request (e.g. the recipe of a dropped exported PNG)."""
+        f = req.family
+        self.class_combo.setCurrentIndex(0 if req.class_label is None else req.class_label + 1)
+        self.seed_spin.setValue(min(MAX_SEED, req.seed))
+        self.seed_lock.setChecked(True)
+        self.batch_spin.setValue(max(1, min(64, req.batch)))
+        if self.model_combo[f].findText(req.model) >= 0:
+            self.model_combo[f].setCurrentText(req.model)
+        i = self.sampler_combo[f].findData(req.sampler)
+        if i >= 0:
+            self.sampler_combo[f].setCurrentIndex(i)
+        if f == "diffusion" and req.steps:
+            self.steps_spin[f].setValue(req.steps)
+        if req.guidance >= 0:
+            self.guidance_spin[f].setValue(req.guidance)
+        if f == "ar":
+            self.temperature_spin.setValue(req.temperature)
+            self.topk_spin.setValue(req.top_k)
+
+    def dragEnterEvent(self, e) -> None:
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()  # judged on drop, where a refusal can say why
+        else:
+            e.ignore()
+
+    def dropEvent(self, e) -> None:
+        """A dropped exported PNG restores its recipe; any other image opens in the mask editor."""
+        e.acceptProposedAction()
+        urls = [u for u in e.mimeData().urls() if u.isLocalFile()]
+        if len(urls) != 1:
+            self._show_message("Drop one local image file.")
+            return
+        path = urls[0].toLocalFile()
+        from desktopgen.export.recall import has_recipe
+
+        if has_recipe(path):
+            from desktopgen.gui.export_dialog import recall_from_png
+
+            recipe = recall_from_png(path, self)
+            if recipe is not None:
+                for req in recipe.requests.values():
+                    self.restore_request(req)
+                self._show_message(f"Restored the settings of {Path(path).name}. Press Generate.")
+            return
+        self.open_image(path)
 
     # ===================================================================== settings
     def _restore_settings(self) -> None:

@@ -149,7 +149,8 @@ class SideWorker(QObject):
         from desktopgen import sampling
 
         model, card = self._model(job.request.model)
-        req = sampling.with_defaults(job.request.with_(model=card["name"], model_sha256=card.get("sha256", "")))
+        req = sampling.with_defaults(
+            job.request.with_(model=card["name"], model_sha256=card.get("sha256", "")))
         gen = sampling.sample(model, req, device, preview_every=1)
         result, last = None, None
         try:
