@@ -1,0 +1,161 @@
+"""`desktopgen inpaint`: fill a masked hole of one image (--image) or of a batch (--images NPZ) with
+either family, headless; writes a PNG grid with the recipe, or an NPZ of images, masks and sources.
+
+Without --class the class is *any*: the null class (guidance 0), so the model reads what the
+object is off the kept pixels. Kept pixels (mask 0) come back exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+MAX_IMAGES = 10_000
+
+
+def register(subparsers) -> None:
+    from desktopgen.cli import CLASS_NAMES, _positive
+    from desktopgen.sampling.masks import PRESETS
+
+    p = subparsers.add_parser("inpaint", help="fill a masked hole of an image with either family")
+    p.add_argument("--family", required=True, choices=("diffusion", "ar"))
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help="an image file (PNG, JPEG, WebP, BMP, GIF, TIFF); fitted to 28x28")
+    src.add_argument("--images", help="an .npz with `images` (N, 28, 28) uint8: inpaint each one")
+    p.add_argument("--mask", required=True,
+                   help=f"a preset ({', '.join(PRESETS)}) or a mask image (light = generate, dark = keep)")
+    p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                   help="--image: invert to light-on-dark (auto: when its border is light)")
+    p.add_argument("--class", dest="class_label", type=_positive(int, 0, 9, "class"), default=None,
+                   help="steer the fill to a class (default: any): "
+                   + ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES)))
+    p.add_argument("--seed", type=_positive(int, 0, 2**63 - 1, "seed"), default=0)
+    p.add_argument("--n", type=_positive(int, 1, 256, "n"), default=1,
+                   help="--image: how many different fills to make")
+    p.add_argument("--resample", type=_positive(int, 1, 20, "resample"), default=1,
+                   help="diffusion: RePaint resamplings per step (1 = none; 5-10 harmonise better)")
+    p.add_argument("--jump", type=_positive(int, 1, 50, "jump"), default=1,
+                   help="diffusion: RePaint jump length")
+    p.add_argument("--model", default="", help="model folder name under models/ or a path")
+    p.add_argument("--sampler", default="", help="diffusion: ddpm, ddim, dpmpp-2m")
+    p.add_argument("--steps", type=_positive(int, 1, 1000, "steps"), default=0)
+    p.add_argument("--guidance", type=_positive(float, 0, 20, "guidance"), default=None,
+                   help="with --class: guidance scale (default: the family's)")
+    p.add_argument("--batch", type=_positive(int, 1, 256, "batch"), default=64)
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--out", required=True, help=".png (grid of results, recipe embedded) or .npz")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _check_out(path: str, overwrite: bool) -> Path:
+    from desktopgen.cli import UsageError
+
+    out = Path(path)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise UsageError(f"--out must end in .png or .npz, not {out.name!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {out}: folder {out.parent} is not writable")
+    if out.is_dir():
+        raise UsageError(f"cannot write {out}: it is a folder")
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    return out
+
+
+def load_npz_images(path: str):
+    """The `images` array of an .npz as (N, 28, 28) uint8, or a ValueError saying what is wrong."""
+    import zipfile
+
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{path} is not a file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            if "images" not in z.files:
+                found = ", ".join(z.files) or "nothing"
+                raise ValueError(f"{p.name} has no `images` array (it has: {found})")
+            a = z["images"]
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"{p.name} is not a readable .npz ({e})") from None
+    if a.ndim != 3 or a.shape[1:] != (28, 28) or not 1 <= len(a) <= MAX_IMAGES:
+        raise ValueError(f"`images` in {p.name} must be (N, 28, 28) with 1 <= N <= {MAX_IMAGES}, "
+                         f"not {a.shape}")
+    if a.dtype != np.uint8:
+        if not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() > 255:
+            raise ValueError(f"`images` in {p.name} must be uint8 (0..255), not {a.dtype}")
+        a = a.astype(np.uint8)
+    return a
+
+
+def run(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from desktopgen.cli import UsageError
+    from desktopgen.data.images import ImageImportError, load_image
+    from desktopgen.sampling import masks
+
+    out = _check_out(a.out, a.overwrite)
+    try:
+        if a.mask in masks.PRESETS:
+            mask = masks.preset(a.mask, a.seed)
+        elif Path(a.mask).suffix == "" and not Path(a.mask).exists():
+            raise UsageError(f"--mask {a.mask!r} is neither a preset ({', '.join(masks.PRESETS)}) nor a file")
+        else:
+            mask = masks.load_mask_png(a.mask)
+        note = masks.check(mask)
+        if a.image:
+            imported = load_image(a.image, invert={"auto": "auto", "yes": True, "no": False}[a.invert])
+            print(imported.message, file=sys.stderr)
+            sources = np.broadcast_to(imported.array, (a.n, 28, 28))
+        else:
+            sources = load_npz_images(a.images)
+    except (ImageImportError, masks.MaskError) as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError(f"--images: {e}") from None
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+
+    from desktopgen import sampling
+    from desktopgen.core.device import device_name, pick_device
+    from desktopgen.core.requests import SampleRequest
+    from desktopgen.export.images import save_grid_png, save_npz
+
+    dev = pick_device(a.device)
+    model, card = sampling.load(a.family, a.model, dev)
+    if a.class_label is None:
+        guidance = 0.0  # the null class: "any"
+    else:
+        guidance = -1.0 if a.guidance is None else a.guidance
+    base = SampleRequest(family=a.family, model=card["name"], model_sha256=card["sha256"], sampler=a.sampler,
+                         steps=a.steps, guidance=guidance, class_label=a.class_label, seed=a.seed,
+                         resample=a.resample, jump=a.jump)
+    base = sampling.with_defaults(base.with_(source=masks.as_grid(sources[0]), mask=masks.as_grid(mask)))
+    single = a.image is not None
+    results, t0, n = [], time.perf_counter(), len(sources)
+    for start in range(0, n, a.batch):
+        chunk = sources[start : start + a.batch]
+        req = base.with_(batch=len(chunk), first_index=start,
+                         source=base.source if single else masks.as_grid(chunk))
+        results.append(sampling.run_to_end(sampling.sample(model, req, dev, preview_every=0)).images)
+        done = start + len(chunk)
+        el = time.perf_counter() - t0
+        print(f"\r{done}/{n} images, {el:.1f}s", end="" if done < n else "\n", file=sys.stderr, flush=True)
+    images = np.concatenate(results)
+    if out.suffix.lower() == ".npz":
+        save_npz(out, images=images, masks=np.broadcast_to(mask, images.shape).copy(),
+                 sources=np.ascontiguousarray(sources))
+    elif single:
+        save_grid_png(out, images, base.with_(batch=n))
+    else:  # one recipe per image would be huge: record the inputs instead
+        save_grid_png(out, images, base.with_(batch=n, source=None, mask=None),
+                      extra={"inpaint": {"images": str(a.images), "mask": a.mask}})
+    print(f"wrote {out}: {n} inpainted images in {time.perf_counter() - t0:.1f}s on {device_name(dev)}")
+    return 0
