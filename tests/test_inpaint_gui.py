@@ -182,7 +182,10 @@ def test_presets_and_inpaint_button(editor):
 
 
 def test_set_image_from_a_result_and_ar_context(editor, test_set):
+    shown = []
+    editor.maskChanged.connect(shown.append)
     editor.set_image(test_set[0][3], "Sent result 1 to inpainting")
+    assert len(shown) == 1 and np.array_equal(shown[0], editor.mask())  # the window draws the hole
     np.testing.assert_array_equal(editor.source(), test_set[0][3])
     editor.apply_preset("top-half")
     editor.set_ar_position(100)  # in the hole (top half): no known pixel is before it

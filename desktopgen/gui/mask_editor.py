@@ -319,6 +319,7 @@ class MaskEditor(QWidget):
         self._sync_buttons()
         self.canvas.update()
         self.imageChanged.emit(self.source())
+        self.maskChanged.emit(self.mask())  # so the canvases show the current hole with the new image
 
     def set_mask(self, mask, undoable: bool = True) -> None:
         m = np.asarray(mask).astype(np.uint8)
