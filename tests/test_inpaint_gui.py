@@ -251,3 +251,15 @@ def test_huge_declared_size_drop(editor, tmp_path):
     _drop(editor, _mime(tmp_path / "huge.png"))
     assert msgs[-1].startswith("Cannot import") and "pixels" in msgs[-1]
     assert editor.source() is None
+
+
+def test_shortcuts_undo_redo_open(editor):
+    keys = {a.text(): a.shortcut().toString() for a in editor.actions()}
+    assert keys["Undo mask"] == "Ctrl+Z" and keys["Redo mask"] == "Ctrl+Shift+Z"
+    assert keys["Open image"] == "Ctrl+O"
+    editor.apply_preset("top-half")
+    editor.apply_preset("left-half")
+    next(a for a in editor.actions() if a.text() == "Undo mask").trigger()
+    np.testing.assert_array_equal(editor.mask(), masks.preset("top-half"))
+    next(a for a in editor.actions() if a.text() == "Redo mask").trigger()
+    np.testing.assert_array_equal(editor.mask(), masks.preset("left-half"))
