@@ -43,8 +43,12 @@ def parent(a) -> int:
                 "--class", str(a.class_label), "--seed", str(a.seed)]
         if a.screenshot:
             args += ["--screenshot", str(Path(a.screenshot).resolve()), "--shot-at", str(a.shot_at)]
+            if a.shot_only:
+                args.append("--shot-only")
         t_launch = time.time()
         rc = subprocess.call(args, env=env)
+        if a.shot_only:
+            return rc
         if rc != 0 or not out.exists():
             print(f"the app exited with status {rc}", file=sys.stderr)
             return rc or 1
@@ -108,6 +112,10 @@ def child(a) -> int:
             if tr is not None and tr.steps and tr.steps[-1] >= a.shot_at * 784:
                 state["shot"] = True
                 win.grab().save(a.screenshot)
+                if a.shot_only:
+                    print(f"saved {a.screenshot}", flush=True)
+                    win.close()
+                    app.quit()
 
     timer = QTimer()
     timer.setTimerType(Qt.PreciseTimer)
@@ -137,7 +145,8 @@ def child(a) -> int:
             sides[f] = {"what": f"{req.sampler}, {r.steps} steps, batch {len(r.images)}",
                         "elapsed": r.elapsed, "ms_per_step": 1000 * r.elapsed / max(1, r.steps),
                         "peak_mib": r.peak_memory / 2**20, "mem_kind": r.mem_kind}
-        out = {"platform": app.platformName(), "switch_interval_ms": sys.getswitchinterval() * 1000, "device": win.device_label.text(),
+        out = {"platform": app.platformName(), "switch_interval_ms": sys.getswitchinterval() * 1000,
+               "device": win.device_label.text(),
                "first_paint_at": win.first_paint_at, "loaded_at": state["loaded_at"],
                "latency": {k: {"p50": percentile(v, 50), "p99": percentile(v, 99),
                                "max": max(v) if v else float("nan"), "n": len(v)}
@@ -151,7 +160,7 @@ def child(a) -> int:
     win.allIdle.connect(finished)
     QTimer.singleShot(600_000, app.quit)  # never hang a benchmark
     app.exec()
-    return 0 if Path(a.out).exists() else 1
+    return 0 if Path(a.out).exists() or a.shot_only else 1
 
 
 def main() -> int:
@@ -165,6 +174,7 @@ def main() -> int:
     p.add_argument("--plots-hz", type=float, default=-1, help="plot redraws per second; -1 = the app's")
     p.add_argument("--offscreen", action="store_true", help="Qt offscreen instead of Xvfb")
     p.add_argument("--screenshot", default="", help="save the window here mid-run")
+    p.add_argument("--shot-only", action="store_true", help="quit after the screenshot")
     p.add_argument("--shot-at", type=float, default=0.45, help="fraction of the AR run for it")
     a = p.parse_args()
     return child(a) if a.child else parent(a)

@@ -55,7 +55,9 @@ class _Plot:
         p.setLabel("left", ylabel, units=yunit)
         # No grid and no auto-range: grid lines belong to the axes, so a grid repaints the axes
         # with every new point; ranges grow in steps instead, and the axes stay cached.
-        p.addLegend(offset=(8, 8), labelTextSize="8pt")
+        p.addLegend(offset=(-8, 8), labelTextSize="8pt")  # top right: ranges leave it empty
+        for side in ("left", "bottom"):
+            p.getAxis(side).enableAutoSIPrefix(False)  # "ms", never "kms"
         p.setClipToView(True)
         p.setDownsampling(mode="peak")
         p.setMouseEnabled(x=False, y=False)
@@ -135,10 +137,10 @@ class TelemetryPlots(QWidget):
         p = self.mem.item
         if kind == "cuda":
             p.setLabel("left", "CUDA allocated / peak", units="MiB")
-            p.setTitle("GPU memory (CUDA allocated; dashed: peak)")
+            p.setTitle("GPU memory: CUDA allocated (dashed: peak)")
         else:
             p.setLabel("left", "process RSS", units="MiB")
-            p.setTitle("Process memory (RSS of the whole app; dashed: peak)")
+            p.setTitle("Memory: whole app's RSS (dashed: peak)")
 
     def add(self, ev: StepEvent) -> None:
         s = self.series[ev.family]

@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
         self.seed_spin.setToolTip("The random seed. The same seed and settings give the same images.")
         self.dice_button = QToolButton()
         self.dice_button.setObjectName("diceButton")
-        self.dice_button.setText("🎲")
+        self.dice_button.setText("Roll")
         self.dice_button.setToolTip("Pick a new random seed.")
         self.dice_button.clicked.connect(self.roll_seed)
         self.seed_lock = QCheckBox("lock")
@@ -487,10 +487,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_ready(self, r: WorkerReady) -> None:
-        self.sides[r.family].device = r.device
+        self.sides[r.family].device = r.device.replace("(1 threads)", "(1 thread)")
         self.plots.set_memory_kind("cuda" if r.device_type == "cuda" else "process")
         shared = " — both sides share its cores" if r.device_type == "cpu" else ""
-        self.device_label.setText(f"Device: {r.device}{shared}")
+        self.device_label.setText(f"Device: {self.sides[r.family].device}{shared}")
         self._update_caption(r.family)
         if all(s.device for s in self.sides.values()) and not self.is_running():
             self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter).", 5000)
@@ -634,8 +634,8 @@ class MainWindow(QMainWindow):
         mem = "CUDA peak" if r.mem_kind == "cuda" else "process peak RSS"
         n = len(r.images)
         self.figures[f].setText(
-            f"<b>{r.elapsed:.2f} s</b> total · <b>{1000 * r.elapsed / max(1, n):.0f} ms</b> per image "
-            f"· <b>{1000 * r.elapsed / max(1, r.steps):.1f} ms</b> per step · {mem} "
+            f"<b>{r.elapsed:.2f} s</b> total · <b>{_duration(r.elapsed / max(1, n))}</b> per image "
+            f"· <b>{_duration(r.elapsed / max(1, r.steps))}</b> per step · {mem} "
             f"<b>{r.peak_memory / 2**20:.0f} MiB</b>" + ("" if r.completed else " · <i>cancelled</i>"))
         self._after_side(f)
 
@@ -940,10 +940,5 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _optional(module: str):
-    """Import a GUI module another issue is building, or None while it does not exist."""
-    import importlib
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+def _duration(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{1000 * seconds:.1f} ms"
