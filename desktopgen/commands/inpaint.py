@@ -125,7 +125,7 @@ def run(a: argparse.Namespace) -> int:
 
     from desktopgen import sampling
     from desktopgen.core.device import device_name, pick_device
-    from desktopgen.core.requests import SampleRequest
+    from desktopgen.core.requests import MAX_BATCH, SampleRequest
     from desktopgen.export.images import save_grid_png, save_npz
 
     dev = pick_device(a.device)
@@ -154,8 +154,8 @@ def run(a: argparse.Namespace) -> int:
                  sources=np.ascontiguousarray(sources))
     elif single:
         save_grid_png(out, images, base.with_(batch=n))
-    else:  # one recipe per image would be huge: record the inputs instead
-        save_grid_png(out, images, base.with_(batch=n, source=None, mask=None),
+    else:  # one recipe per image would be huge: record the inputs instead (batch stays a valid size)
+        save_grid_png(out, images, base.with_(batch=min(n, MAX_BATCH), source=None, mask=None),
                       extra={"inpaint": {"images": str(a.images), "mask": a.mask}})
     print(f"wrote {out}: {n} inpainted images in {time.perf_counter() - t0:.1f}s on {device_name(dev)}")
     return 0
