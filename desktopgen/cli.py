@@ -191,5 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         from desktopgen.engine import USER_ERRORS
         if isinstance(e, USER_ERRORS):
             print(f"desktopgen: error: {e}", file=sys.stderr)
-            return 2 if isinstance(e, ValueError) else 1
+            from desktopgen.core.checkpoints import ModelNotFoundError
+            return 2 if isinstance(e, (ValueError, ModelNotFoundError)) else 1
         raise

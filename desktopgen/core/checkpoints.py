@@ -26,6 +26,10 @@ class CheckpointError(RuntimeError):
     """A model folder that is missing, incomplete, corrupt or tampered with."""
 
 
+class ModelNotFoundError(CheckpointError):
+    """No model folder of that name: usually a mistyped --model."""
+
+
 def models_dir() -> Path:
     """`$DESKTOPGEN_MODELS`, else the repository's models/ folder."""
     env = os.environ.get("DESKTOPGEN_MODELS")
@@ -101,7 +105,7 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu", verify: bo
     folder = resolve(name_or_path)
     if not folder.is_dir():
         known = ", ".join(sorted(p.name for p in models_dir().glob("*/") if (p / CONFIG).exists()))
-        raise CheckpointError(f"model {name_or_path!r} not found at {folder} (known: {known or 'none'})")
+        raise ModelNotFoundError(f"model {name_or_path!r} not found at {folder} (known: {known or 'none'})")
     for f in (WEIGHTS, CONFIG, CARD):
         if not (folder / f).is_file():
             raise CheckpointError(f"model {name_or_path!r} is incomplete: {folder / f} is missing")

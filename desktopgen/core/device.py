@@ -18,13 +18,13 @@ def pick_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for, but no CUDA GPU is available (try --device cpu)")
+        raise ValueError("CUDA was asked for, but no CUDA GPU is available (try --device cpu)")
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise RuntimeError("MPS was asked for, but it is not available (try --device cpu)")
+        raise ValueError("MPS was asked for, but it is not available (try --device cpu)")
     if name not in ("cpu", "mps") and not name.startswith("cuda"):
-        raise RuntimeError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
+        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps")
     return torch.device(name)
 
 
