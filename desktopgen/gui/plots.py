@@ -46,7 +46,7 @@ class _Series:
 class _Plot:
     """One plot: its widget, the series fields it draws, and ranges that grow in steps."""
 
-    def __init__(self, title, ylabel, yunit, fields, tooltip):
+    def __init__(self, title, ylabel, yunit, fields, tooltip, legend_at=(-8, 8)):
         self.widget = pg.PlotWidget(background=BACKGROUND)
         self.widget.setToolTip(tooltip)
         self.item = p = self.widget.getPlotItem()
@@ -55,7 +55,7 @@ class _Plot:
         p.setLabel("left", ylabel, units=yunit)
         # No grid and no auto-range: grid lines belong to the axes, so a grid repaints the axes
         # with every new point; ranges grow in steps instead, and the axes stay cached.
-        p.addLegend(offset=(-8, 8), labelTextSize="8pt")  # top right: ranges leave it empty
+        p.addLegend(offset=legend_at, labelTextSize="8pt")  # (x, y); negative = from the right/bottom
         for side in ("left", "bottom"):
             p.getAxis(side).enableAutoSIPrefix(False)  # "ms", never "kms"
         p.setClipToView(True)
@@ -89,13 +89,15 @@ class TelemetryPlots(QWidget):
         self.setMinimumHeight(200)
         self.series = {f: _Series() for f in COLORS}
         self.steps = _Plot("Progress", "steps done", "", ("step",),
-                           "Steps completed against wall-clock seconds: the steeper, the faster.")
+                           "Steps completed against wall-clock seconds: the steeper, the faster.",
+                           legend_at=(8, 8))
         self.ms = _Plot("Time per step", "time per step", "ms", ("ms",),
                         "Milliseconds each step took. On a CPU the two sides share the cores, so "
                         "each is slower while the other runs.")
         self.mem = _Plot("Memory", "process RSS", "MiB", ("mem", "peak"),
                          "Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
-                         "whole app's resident memory (both sides live in one process).")
+                         "whole app's resident memory (both sides live in one process).",
+                         legend_at=(-8, -8))
         self.plots = [self.steps, self.ms, self.mem]
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
