@@ -75,7 +75,25 @@ def main() -> int:
     app = create_app()
     win = create_window(os.environ.get("DESKTOPGEN_DEVICE", "auto"))
     win.show()
+    _close_on_signals(win)
     return app.exec()
+
+
+def _close_on_signals(win) -> None:
+    """Ctrl+C in the terminal, or SIGTERM, closes the window the normal way (settings saved,
+    workers stopped) instead of killing the process mid-run."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(*_):
+        win.close()
+
+    signal.signal(signal.SIGINT, close)
+    signal.signal(signal.SIGTERM, close)
+    wake = QTimer(win)  # Python handlers run only when the interpreter gets control
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
 
 
 if __name__ == "__main__":
