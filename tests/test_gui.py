@@ -132,6 +132,13 @@ def test_generate_both_sides_plots_and_timeline(qtbot, window):
     window.timeline_slider.setValue(500)
     assert window.canvases["ar"]._position is not None and 300 < window.canvases["ar"]._position < 500
     assert "step" in window.timeline_label.text()
+    # the diffusion canvas shows the predicted clean image or the noisy sample, as toggled
+    window.timeline_slider.setValue(250)
+    _, _, noisy, clean, _ = window.sides["diffusion"].trace.frame_at(0.25)
+    window.view_combo.setCurrentIndex(1)
+    assert np.array_equal(window.canvases["diffusion"].frames(), noisy)
+    window.view_combo.setCurrentIndex(0)
+    assert np.array_equal(window.canvases["diffusion"].frames(), clean)
     window.align_combo.setCurrentIndex(1)  # by wall time
     window.timeline_slider.setValue(0)
     assert "t = 0.00 s" in window.timeline_label.text()
