@@ -293,6 +293,9 @@ def test_dropped_image_opens_the_mask_editor_and_inpaints(qtbot, window, tmp_pat
                                               Qt.NoModifier))
     editor = window._editor
     assert editor is not None and editor.source() is not None
+    ctrl_o = [a for w in [window, *window.findChildren(QWidget)] for a in w.actions()
+              if a.shortcut() == window.open_action.shortcut()]
+    assert {id(a) for a in ctrl_o} == {id(window.open_action)}  # not ambiguous with the editor's
     editor.apply_preset("bottom-half")
     assert window.canvases["diffusion"]._overlay is not None  # the hole shows on the canvases
     with qtbot.waitSignal(window.runFinished, timeout=120_000, check_params_cb=lambda f: f == "diffusion"):

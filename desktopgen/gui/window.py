@@ -780,6 +780,9 @@ class MainWindow(QMainWindow):
             self._editor.message.connect(self._show_message)
             self._editor.inpaintRequested.connect(self._inpaint_from_editor)
             self._editor.maskChanged.connect(self._show_mask)
+            for a in self._editor.actions():  # File > Open image (Ctrl+O) does the same: one owner,
+                if a.shortcut() == self.open_action.shortcut():  # or Qt finds Ctrl+O ambiguous
+                    a.setShortcut(QKeySequence())
         self._editor_dock.show()
         return self._editor
 
