@@ -32,8 +32,9 @@ def timed(model, req, dev, **kw) -> tuple[float, int]:
 
 
 def bench(model, req, dev, repeat: int, **kw) -> dict:
-    first, _ = timed(model, req, dev, **kw)
-    runs = [timed(model, req, dev, **kw) for _ in range(repeat)]
+    first = timed(model, req, dev, **kw)
+    runs = [timed(model, req, dev, **kw) for _ in range(repeat)] or [first]  # repeat 0: one cold run
+    first = first[0]
     total = statistics.median(r[0] for r in runs)
     steps = sampling.with_defaults(req).steps
     return {"first": first, "total": total, "per_step_ms": 1000 * total / steps,
@@ -67,7 +68,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batches", default="1,64")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (0: none)")
+    ap.add_argument("--samplers", default="dpmpp-2m,ddim,ddpm", help="diffusion samplers to time")
     ap.add_argument("--reference", action="store_true", help="also the issue's batch-100 references")
     a = ap.parse_args()
     dev = pick_device(a.device)
@@ -75,21 +77,21 @@ def main():
     print(f"device: {device_name(dev)}  torch {torch.__version__}")
     dm, _ = sampling.load("diffusion", "", dev)
     am, _ = sampling.load("ar", "", dev)
-    rows = []
-    for b in batches:
-        for s in ("dpmpp-2m", "ddim", "ddpm"):
-            req = SampleRequest(family="diffusion", sampler=s, batch=b)
-            rows.append((f"diffusion {s} 20 steps g=2", b, bench(dm, req, dev, a.repeat)))
-        req = SampleRequest(family="ar", batch=b)
-        rows.append(("pixel AR 784 steps g=1.5", b, bench(am, req, dev, a.repeat)))
-        if dev.type == "cuda":
-            rows.append(("pixel AR g=1.5, eager (no CUDA graph)", b,
-                         bench(am, req, dev, a.repeat, cuda_graph=False)))
     print(f"\n{'run':40s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
-          f"{'s/image':>9s} {'peak MiB':>9s}")
-    for name, b, r in rows:
+          f"{'s/image':>9s} {'peak MiB':>9s}", flush=True)
+
+    def row(name, b, r):  # printed as soon as measured: a long CPU run still shows what it did
         print(f"{name:40s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
-              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f}")
+              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f}", flush=True)
+
+    for b in batches:
+        for s in a.samplers.split(","):
+            req = SampleRequest(family="diffusion", sampler=s, batch=b)
+            row(f"diffusion {s} 20 steps g=2", b, bench(dm, req, dev, a.repeat))
+        req = SampleRequest(family="ar", batch=b)
+        row("pixel AR 784 steps g=1.5", b, bench(am, req, dev, a.repeat))
+        if dev.type == "cuda":
+            row("pixel AR g=1.5, eager (no CUDA graph)", b, bench(am, req, dev, a.repeat, cuda_graph=False))
     if a.reference:
         print("\nissue references (batch 100):")
         r = bench(dm, SampleRequest(family="diffusion", sampler="ddim", steps=20, guidance=2.0,

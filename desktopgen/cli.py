@@ -108,19 +108,19 @@ def _register_commands(sub) -> None:
             sub.choices[name].set_defaults(_run=mod.run)
 
 
-def _check_out(path: str, suffixes: tuple[str, ...], overwrite: bool) -> Path:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise UsageError(f"--out must end in {' or '.join(suffixes)}, not {out.name!r}")
-    if out.exists() and not overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise UsageError(f"folder {out.parent} does not exist")
-    return out
+def check_out(path: str, suffixes, overwrite: bool, option: str = "--out") -> Path:
+    """The export layer's target check, as a one-line usage error (with the --overwrite hint)."""
+    from desktopgen.export.images import ExportError, check_target
+
+    try:
+        return check_target(path, suffixes, overwrite)
+    except ExportError as e:
+        hint = "" if overwrite or not Path(path).is_file() else " (pass --overwrite to replace it)"
+        raise UsageError(f"{option}: {e}{hint}") from None
 
 
 def cmd_sample(a) -> int:
-    out = _check_out(a.out, (".png", ".npz"), a.overwrite)
+    out = check_out(a.out, (".png", ".npz"), a.overwrite)
     clip = opts = None
     if a.clip:  # refuse a bad clip path before sampling, not after
         from desktopgen.commands._clipargs import check_clip_path, clip_options

@@ -7,13 +7,12 @@ import sys
 import time
 
 import numpy as np
-import torch
 
+from desktopgen import sampling
 from desktopgen.core import checkpoints
 from desktopgen.core.device import device_name, pick_device
 from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.data.fmnist import DatasetError
-from desktopgen import sampling
 
 USER_ERRORS = (RequestError, checkpoints.CheckpointError, DatasetError, ValueError, RuntimeError,
                OSError)
@@ -74,9 +73,11 @@ def evaluate(a) -> dict:
     rng = np.random.default_rng(0)
     pick = rng.choice(len(train_x), a.n, replace=False)
     floor = metrics.quality(clf, train_x[pick], train_y[pick], test_feats, dev)
-    results = {"classifier": a.classifier, "classifier_test_accuracy": float((test_pred == test_y).mean()),
+    results = {"classifier": a.classifier,
+               "classifier_test_accuracy": float((test_pred == test_y).mean()),
                "floor_train_vs_test": floor, "device": device_name(dev), "rows": []}
-    print(f"classifier {a.classifier}: accuracy on the 10k test images {results['classifier_test_accuracy']:.4f}")
+    acc = results["classifier_test_accuracy"]
+    print(f"classifier {a.classifier}: accuracy on the 10k test images {acc:.4f}")
     header = f"{'setting':34s} {'n':>5s} {'acc':>6s} {'FD':>8s} {'KID':>9s} {'s/img':>8s}"
     print(header)
     print(f"{'floor: real train vs test':34s} {floor['n']:5d} {floor['accuracy']:6.3f} "

@@ -69,7 +69,8 @@ def test_ddp_with_two_cpu_processes(tmp_path):
 
 
 def test_engine_packages_never_import_qt():
-    code = ("import sys, desktopgen.engine, desktopgen.train.loop, desktopgen.metrics, desktopgen.export.images;"
+    code = ("import sys, desktopgen.engine, desktopgen.train.loop, desktopgen.metrics,"
+            " desktopgen.export.images;"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')"
             " or m.startswith('desktopgen.gui')]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -39,15 +39,10 @@ def clip_options(a):
 
 def check_clip_path(path: str, overwrite: bool) -> Path:
     """Refuse before any sampling what the clip could not be written to."""
-    from desktopgen.cli import UsageError
+    from desktopgen.cli import check_out
     from desktopgen.export.clips import CLIP_FORMATS
-    from desktopgen.export.images import ExportError, check_target
 
-    try:
-        return check_target(path, CLIP_FORMATS, overwrite)
-    except ExportError as e:
-        raise UsageError(f"--clip: {e}" + ("" if overwrite or not Path(path).exists() else
-                                          " (pass --overwrite)")) from None
+    return check_out(path, CLIP_FORMATS, overwrite, "--clip")
 
 
 def progress_printer(what: str):

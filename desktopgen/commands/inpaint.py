@@ -8,7 +8,6 @@ object is off the kept pixels. Kept pixels (mask 0) come back exactly.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -51,20 +50,9 @@ def register(subparsers) -> None:
 
 
 def _check_out(path: str, overwrite: bool) -> Path:
-    from desktopgen.cli import UsageError
+    from desktopgen.cli import check_out
 
-    out = Path(path)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise UsageError(f"--out must end in .png or .npz, not {out.name!r}")
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {out}: folder {out.parent} is not writable")
-    if out.is_dir():
-        raise UsageError(f"cannot write {out}: it is a folder")
-    if out.exists() and not overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
-    return out
+    return check_out(path, (".png", ".npz"), overwrite)
 
 
 def load_npz_images(path: str):

@@ -36,17 +36,14 @@ def register(subparsers) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from desktopgen.cli import UsageError
+    from desktopgen.cli import UsageError, check_out
     from desktopgen.commands._clipargs import check_clip_path, clip_options, progress_printer
-    from desktopgen.export.images import IMAGE_FORMATS, ExportError, check_target
+    from desktopgen.export.images import IMAGE_FORMATS
 
     clip = check_clip_path(a.clip, a.overwrite)
     out = None
     if a.out:
-        try:
-            out = check_target(a.out, IMAGE_FORMATS, a.overwrite)
-        except ExportError as e:
-            raise UsageError(f"--out: {e}") from None
+        out = check_out(a.out, IMAGE_FORMATS, a.overwrite)
     opts = clip_options(a)
     if opts.index is not None and opts.index >= a.batch:
         raise UsageError(f"--clip-sample {opts.index} is not in a batch of {a.batch}")

@@ -39,14 +39,16 @@ class _Decoder:
         if w == 0:
             self.cfg = False
         self.cache = model.new_cache(len(self.y), device)
-        self.u = seeding.rand(seeding.generators(req.seed, B, req.first_index), (c.seq_len,), device)  # (B, 784)
+        gens = seeding.generators(req.seed, B, req.first_index)
+        self.u = seeding.rand(gens, (c.seq_len,), device)  # (B, 784): one uniform per pixel
         self.pixels = torch.zeros(B, c.seq_len, dtype=torch.long, device=device)
         self.token = torch.zeros(len(self.y), dtype=torch.long, device=device)
         self.pos = torch.zeros(1, dtype=torch.long, device=device)
         self.inpaint = req.mask is not None
         if self.inpaint:
             # One source and mask for the whole batch, or one per sample: (1 or B, 784) each.
-            self.gen_mask = torch.tensor(req.mask, device=device).view(-1, c.seq_len).bool()  # True = generate
+            # True = generate
+            self.gen_mask = torch.tensor(req.mask, device=device).view(-1, c.seq_len).bool()
             self.known = torch.tensor(req.source, device=device).view(-1, c.seq_len).long()
             if len(self.gen_mask) not in (1, B) or len(self.known) not in (1, B):
                 raise ValueError(f"inpainting needs one source and mask or one per sample ({B})")
