@@ -296,6 +296,8 @@ def test_dropped_image_opens_the_mask_editor_and_inpaints(qtbot, window, tmp_pat
     ctrl_o = [a for w in [window, *window.findChildren(QWidget)] for a in w.actions()
               if a.shortcut() == window.open_action.shortcut()]
     assert {id(a) for a in ctrl_o} == {id(window.open_action)}  # not ambiguous with the editor's
+    for c in window.canvases.values():  # the dropped image is on both canvases before Inpaint
+        assert c.frames() is not None and c.frames().reshape(28, 28).max() == 220
     editor.apply_preset("bottom-half")
     assert window.canvases["diffusion"]._overlay is not None  # the hole shows on the canvases
     with qtbot.waitSignal(window.runFinished, timeout=120_000, check_params_cb=lambda f: f == "diffusion"):

@@ -780,6 +780,7 @@ class MainWindow(QMainWindow):
             self._editor.message.connect(self._show_message)
             self._editor.inpaintRequested.connect(self._inpaint_from_editor)
             self._editor.maskChanged.connect(self._show_mask)
+            self._editor.imageChanged.connect(self._show_source)
             for a in self._editor.actions():  # File > Open image (Ctrl+O) does the same: one owner,
                 if a.shortcut() == self.open_action.shortcut():  # or Qt finds Ctrl+O ambiguous
                     a.setShortcut(QKeySequence())
@@ -802,6 +803,14 @@ class MainWindow(QMainWindow):
     def _show_mask(self, mask) -> None:
         for c in self.canvases.values():
             c.set_overlay(mask if mask is not None and np.asarray(mask).any() else None)
+
+    @Slot(object)
+    def _show_source(self, image) -> None:
+        """Put the image to inpaint on both canvases, so the hole shows before Inpaint is pressed."""
+        if image is None or self.is_running():
+            return
+        for c in self.canvases.values():
+            c.set_frames(np.asarray(image, np.uint8).reshape(1, 28, 28))
 
     @Slot()
     def _inpaint_from_editor(self) -> None:
