@@ -45,23 +45,18 @@ class RunTrace:
         """The last frame at or before `fraction` (0..1) of the run's steps; None if none yet."""
         if not self.frames:
             return None
-        target = fraction * (self.total or self.frames[-1][0])
-        best = self.frames[0]
-        for f in self.frames:
-            if f[0] <= target + 1e-9:
-                best = f
-            else:
-                break
-        return best
+        return self._last_frame(0, fraction * (self.total or self.frames[-1][0]))
 
     def frame_at_time(self, seconds: float):
         """The last frame shown at or before `seconds` of wall time (the final frame after the end)."""
-        if not self.frames:
-            return None
+        return self._last_frame(1, seconds) if self.frames else None
+
+    def _last_frame(self, field_index: int, limit: float):
+        """The last frame whose step (field 0) or elapsed time (field 1) is at most `limit`
+        (the first frame if none is); frames are in run order."""
         best = self.frames[0]
         for f in self.frames:
-            if f[1] <= seconds + 1e-9:
-                best = f
-            else:
+            if f[field_index] > limit + 1e-9:
                 break
+            best = f
         return best
