@@ -144,9 +144,9 @@ def cmd_sample(a) -> int:
         print(f"wrote {clip}")
     from desktopgen.export.images import save_grid_png, save_npz
     if out.suffix.lower() == ".npz":
-        save_npz(out, images=images, labels=labels)
+        save_npz(out, overwrite=a.overwrite, images=images, labels=labels)
     else:
-        save_grid_png(out, images, info["request"])
+        save_grid_png(out, images, info["request"], overwrite=a.overwrite)
     print(f"wrote {out}: {len(images)} images in {info['elapsed']:.1f}s on {info['device']}, "
           f"peak memory {info['peak_memory'] / 2**20:.0f} MiB ({info['mem_kind']})")
     return 0

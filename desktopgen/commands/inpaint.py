@@ -138,12 +138,12 @@ def run(a: argparse.Namespace) -> int:
         print(f"\r{done}/{n} images, {el:.1f}s", end="" if done < n else "\n", file=sys.stderr, flush=True)
     images = np.concatenate(results)
     if out.suffix.lower() == ".npz":
-        save_npz(out, images=images, masks=np.broadcast_to(mask, images.shape).copy(),
+        save_npz(out, overwrite=a.overwrite, images=images, masks=np.broadcast_to(mask, images.shape).copy(),
                  sources=np.ascontiguousarray(sources))
     elif single:
-        save_grid_png(out, images, base.with_(batch=n))
+        save_grid_png(out, images, base.with_(batch=n), overwrite=a.overwrite)
     else:  # one recipe per image would be huge: record the inputs instead (batch stays a valid size)
         save_grid_png(out, images, base.with_(batch=min(n, MAX_BATCH), source=None, mask=None),
-                      extra={"inpaint": {"images": str(a.images), "mask": a.mask}})
+                      extra={"inpaint": {"images": str(a.images), "mask": a.mask}}, overwrite=a.overwrite)
     print(f"wrote {out}: {n} inpainted images in {time.perf_counter() - t0:.1f}s on {device_name(dev)}")
     return 0
