@@ -202,4 +202,5 @@ def install_sigterm_cleanup(exit_code: int = 128 + signal.SIGTERM) -> None:
         remove_live_temps()
         raise SystemExit(exit_code)
 
-    signal.signal(signal.SIGTERM, on_term)
+    if threading.current_thread() is threading.main_thread():  # signals are set from there only
+        signal.signal(signal.SIGTERM, on_term)
