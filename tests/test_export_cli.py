@@ -28,11 +28,15 @@ def test_sample_writes_png_and_clip(tmp_path, capsys):
     from desktopgen.export.composite import HEADER, MARGIN, fit
     from desktopgen.export.images import grid
 
-    png = np.asarray(Image.open(out))[::2, ::2]  # save_grid_png upscales by 2
+    g = grid(np.zeros((2, 28, 28), np.uint8))  # 32 x 62
+    big = np.asarray(Image.open(out))
+    factor = 512 // 62  # upscaled like the GUI's image export (longer side ~512 px), not 2x
+    assert big.shape == (32 * factor, 62 * factor)
+    png = big[::factor, ::factor]
     tile = fit(png, 64)
     got = frames[-1][HEADER : HEADER + 64, MARGIN : MARGIN + 64, 0].astype(int)
     assert np.abs(got - tile).mean() < 6
-    assert png.shape == grid(np.zeros((2, 28, 28), np.uint8)).shape
+    assert png.shape == g.shape
 
 
 def test_sample_refuses_existing_clip_before_sampling(tmp_path, capsys):
