@@ -14,6 +14,7 @@ import pytest
 from desktopgen.core import checkpoints
 from desktopgen.data import fmnist
 from desktopgen.train.loop import TrainConfig, train
+from desktopgen.train.recipes import parse_arch
 
 TINY = {"width": 8, "feature_dim": 16}
 
@@ -70,6 +71,37 @@ def test_ddp_with_two_cpu_processes_trains_and_resumes(tmp_path):
     card = json.loads((out / "card.json").read_text())
     assert card["steps"] == 5 and [h["steps"] for h in card["history"]] == [3, 2]
     assert not list(out.glob("train_state/*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("arch, match", [
+    ("[1]", "the classifier config must be a JSON object, not list"),
+    ('"x"', "must be a JSON object, not str"),
+    ('{"n_layer": 4}', "unknown classifier config key: n_layer (known: width,"),
+    ('{"width": 100000}', "width must be an integer from 1 to 512, not 100000"),
+    ('{"width": "8"}', "width must be an integer"),
+    ('{"num_classes": 12}', "num_classes must be 10"),
+])
+def test_bad_arch_overrides_get_one_line_and_exit_2(arch, match, tmp_path, capsys, monkeypatch):
+    """Issue 8: `train --arch '[1]'` gave a traceback. Refused before any data is loaded."""
+    from desktopgen import cli
+
+    def no_data(*a, **k):
+        raise AssertionError("data loaded before --arch was checked")
+    monkeypatch.setattr(fmnist, "load", no_data)
+    out = tmp_path / "m"
+    assert cli.main(["train", "classifier", "--out", str(out), "--arch", arch, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("desktopgen: error:") and "\n" not in err and match in err, err
+    assert not out.exists()
+
+
+def test_parse_arch_is_what_the_cli_calls():
+    assert parse_arch("ar", '{"n_layer": 2, "n_embd": 64}') == {"n_layer": 2, "n_embd": 64}
+    assert parse_arch("diffusion", None) == {} and parse_arch("diffusion", "") == {}
+    for text, match in [("{", "--arch is not JSON"), ("[1]", "--arch: the pixel_ar config must be"),
+                        ('{"n_layer": 1e9}', "--arch: n_layer must be an integer")]:
+        with pytest.raises(ValueError, match=match.replace("[", r"\[")):
+            parse_arch("ar", text)
 
 
 def test_engine_packages_never_import_qt():

@@ -26,7 +26,7 @@ from desktopgen import nets
 from desktopgen.core import checkpoints
 from desktopgen.core.device import autocast_dtype, device_name, pick_device
 from desktopgen.data import fmnist
-from desktopgen.train.recipes import RECIPES
+from desktopgen.train.recipes import RECIPES, check_arch
 
 STATE = "state.safetensors"
 
@@ -178,7 +178,9 @@ def _load_state(folder: Path, model, ema, opt) -> tuple[int, float]:
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Train one model and write its folder; returns the card."""
+    """Train one model and write its folder; returns the card. A bad `cfg.arch` raises
+    nets.ConfigError (a ValueError) before anything is loaded or started."""
+    arch = check_arch(cfg.model, cfg.arch)
     device, rank, world = _setup_distributed(cfg.device)
     recipe = RECIPES[cfg.model](device)
     d = recipe.defaults
@@ -199,7 +201,7 @@ def train(cfg: TrainConfig) -> dict:
     images = torch.as_tensor(images).to(device)  # 47 MB: the whole set lives on the device
     labels = torch.as_tensor(labels).to(device)
 
-    model = nets.build(recipe.arch, cfg.arch or {}).to(device)
+    model = nets.build(recipe.arch, arch).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []
     for p in model.parameters():
