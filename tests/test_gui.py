@@ -314,3 +314,16 @@ def test_export_and_open_actions_are_wired(window):
     assert "&Export image…" in texts and "Export process &clip…" in texts and "&Open image…" in texts
     window.export()  # nothing generated yet: a message, no dialog
     assert "generate first" in window.statusBar().currentMessage()
+
+
+def test_cancel_at_once_while_the_workers_load_ends_the_run(qtbot, window):
+    """Generate then Esc at once, before the workers have loaded: the window goes idle."""
+    assert not window._loaded  # the warm-up has only just been queued
+    window.generate()
+    window.cancel()
+    with qtbot.waitSignal(window.allIdle, timeout=60_000):
+        pass
+    assert not window.is_running() and not window.cancel_button.isEnabled()
+    for family in ("diffusion", "ar"):
+        assert "cancelled" in window.progress[family].format()
+        assert window.current_results()[family]["result"] is None  # nothing was made

@@ -41,7 +41,15 @@ from desktopgen.core.trace import RunTrace
 from desktopgen.gui import options
 from desktopgen.gui.canvas import Canvas
 from desktopgen.gui.theme import COLORS, NAMES
-from desktopgen.gui.workers import Job, JobDone, JobEvent, JobFailed, WorkerReady, WorkerThread
+from desktopgen.gui.workers import (
+    Job,
+    JobCancelled,
+    JobDone,
+    JobEvent,
+    JobFailed,
+    WorkerReady,
+    WorkerThread,
+)
 
 FAMILIES = ("diffusion", "ar")
 REDRAW_MS = 33  # ~30 canvas redraws per second, however fast the samplers step
@@ -459,6 +467,7 @@ class MainWindow(QMainWindow):
             wt.worker.event.connect(self._on_event)
             wt.worker.finished.connect(self._on_finished)
             wt.worker.failed.connect(self._on_failed)
+            wt.worker.cancelled.connect(self._on_cancelled)
             wt.worker.ready.connect(self._on_ready)
             wt.worker.loaded.connect(self._on_loaded)
             self.threads[f] = wt
@@ -651,6 +660,20 @@ class MainWindow(QMainWindow):
         self.figures[f].setStyleSheet("color: #ff6b6b;")
         self.canvases[f].clear(f"{NAMES[f]} failed:\n{fail.message}")
         self.statusBar().showMessage(f"{NAMES[f]} failed: {fail.message}", 15000)
+        self._after_side(f)
+
+    @Slot(object)
+    def _on_cancelled(self, c: JobCancelled) -> None:
+        """A job cancelled before its first step: nothing to show but that."""
+        f = c.family
+        s = self.sides[f]
+        if c.job_id != s.job_id:
+            return
+        s.running = False
+        self.progress[f].setRange(0, 1)
+        self.progress[f].setValue(0)
+        self.progress[f].setFormat("cancelled before it started")
+        self.canvases[f].clear("Cancelled.")
         self._after_side(f)
 
     def _after_side(self, f: str) -> None:
