@@ -354,10 +354,12 @@ class ControlPanel(QWidget):
     @staticmethod
     def _restore_number(spin, value, what: str, problems: list[str]) -> None:
         ok = isinstance(value, (int, float)) and math.isfinite(value)
-        if ok and spin.minimum() <= value <= spin.maximum():
-            spin.setValue(value)
-        else:
+        if not ok or not spin.minimum() <= value <= spin.maximum():
             problems.append(f"{what} {value} (allowed {spin.minimum():g} to {spin.maximum():g})")
+            return
+        spin.setValue(value)
+        if spin.value() != value:  # a spin box holds a few decimals
+            problems.append(f"{what} {value} (set to {spin.value():g})")
 
     # ===================================================================== settings
     def restore_settings(self, st) -> None:
