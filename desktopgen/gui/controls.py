@@ -62,7 +62,7 @@ class SeedSpin(QAbstractSpinBox):
             self.valueChanged.emit(v)
 
     def _edited(self, text: str) -> None:
-        if text.isdigit() and int(text) <= self._max:
+        if text.isascii() and text.isdigit() and int(text) <= self._max:
             self._value = int(text)
             self.valueChanged.emit(self._value)
 
