@@ -72,6 +72,12 @@ def create_window(device: str = "auto", settings=None):
 
 
 def main() -> int:
+    from desktopgen.gui.qt_libs import check_qt_platform
+
+    problem = check_qt_platform()  # Qt would abort, blaming the wrong library
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = create_app()
     win = create_window(os.environ.get("DESKTOPGEN_DEVICE", "auto"))
     win.show()
