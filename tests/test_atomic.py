@@ -93,10 +93,7 @@ def test_sigterm_while_writing_leaves_no_temp_file(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        import desktopgen
-from desktopgen.core import atomic
-
-ROOT = os.path.dirname(os.path.dirname(desktopgen.__file__))
+        from desktopgen.core import atomic
         atomic.install_sigterm_cleanup()
         def write(tmp):
             tmp.write_bytes(b"partial")

@@ -109,7 +109,7 @@ def run(a: argparse.Namespace) -> int:
     base = sampling.with_defaults(base.with_(source=masks.as_grid(sources[0]), mask=masks.as_grid(mask)))
     single = a.image is not None
     results, t0, n = [], time.perf_counter(), len(sources)
-    with _progress.bar(None, f"inpainting {n} images") as bar:
+    with _progress.bar(-(-n // a.batch) * base.steps, f"inpainting {n} images") as bar:
         for start in range(0, n, a.batch):
             chunk = sources[start : start + a.batch]
             req = base.with_(batch=len(chunk), first_index=start,

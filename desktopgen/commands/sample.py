@@ -31,6 +31,7 @@ def run(a: argparse.Namespace) -> int:
         if opts.index is not None and opts.index >= min(a.batch, a.n):
             raise UsageError(f"--clip-sample {opts.index} is not in a batch of {min(a.batch, a.n)}")
 
+    from desktopgen import sampling
     from desktopgen.commands import _progress
     from desktopgen.core.requests import MAX_BATCH, SampleRequest
     from desktopgen.core.trace import RunTrace
@@ -41,7 +42,8 @@ def run(a: argparse.Namespace) -> int:
                         guidance=a.guidance, temperature=a.temperature, top_k=a.top_k,
                         class_label=a.class_label, seed=a.seed, batch=min(a.n, MAX_BATCH)).validate()
     trace = RunTrace(a.family) if clip is not None else None
-    with _progress.bar(None, f"sampling {a.n} images") as bar:
+    total = -(-a.n // a.batch) * sampling.with_defaults(req).steps  # steps of all batches: an ETA
+    with _progress.bar(total, f"sampling {a.n} images") as bar:
         images, labels, info = sample_images(req, a.n, a.batch, a.device, trace=trace,
                                              on_event=_progress.on_step(bar))
     if clip is not None:

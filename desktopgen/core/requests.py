@@ -16,6 +16,7 @@ MAX_FIRST_INDEX = 10**7
 MAX_JSON_BYTES = 1 << 20  # a recipe with a source and mask per side is ~20 kB
 MAX_JSON_DEPTH = 16  # a request nests 4 deep (a batch of sources); a recipe 3 more
 SIZE = 28
+MAX_TEXT = 256  # model names, samplers, hashes
 
 # field -> the Python types it may hold (bool is refused where an int is meant)
 _INT, _REAL = (numbers.Integral,), (numbers.Real,)
@@ -54,6 +55,8 @@ class SampleRequest:
                 raise RequestError(f"{name.replace('_', ' ')} must be {_kind_name(kinds)}, not {v!r}"[:200])
             if isinstance(v, numbers.Real) and not math.isfinite(v):
                 raise RequestError(f"{name} must be a finite number, not {v}")
+            if isinstance(v, str) and len(v) > MAX_TEXT:
+                raise RequestError(f"{name} is too long ({len(v):,} characters; at most {MAX_TEXT})")
         if self.family not in FAMILIES:
             raise RequestError(f"family must be one of {', '.join(FAMILIES)}, not {self.family!r}")
         if not 0 <= self.seed <= MAX_SEED:
@@ -143,7 +146,8 @@ def _check_grid(name: str, grid, batch: int, top: int) -> None:
     except (ValueError, TypeError):
         a = None
     if a is None or a.dtype == object or a.shape not in ((SIZE, SIZE), (batch, SIZE, SIZE)):
-        shape = "x".join(map(str, a.shape)) if a is not None and a.dtype != object else "ragged"
+        ragged = a is None or a.dtype == object
+        shape = "ragged" if ragged else "x".join(map(str, a.shape)) or "one value"
         raise RequestError(f"{name} must be 28x28 (or one per sample, {batch}x28x28), not {shape}")
     if a.dtype.kind not in "iu":
         raise RequestError(f"{name} must hold whole numbers 0..{top}")
