@@ -136,6 +136,16 @@ def test_generate_both_sides_plots_and_timeline(qtbot, window):
         assert window.findChild(QProgressBar, f"{family}Progress").value() == steps
     assert window.canvases["ar"].frames() is not None and window.canvases["ar"].frames().any()
     assert "CPU" in window.device_label.text()
+    assert window.statusBar().currentMessage().startswith("Done.")
+    # progress as % of each run by default: both curves end at 100; as steps: 4 and 784
+    plots = window.plots
+    assert plots.progress_mode() == "fraction"
+    for family in ("diffusion", "ar"):
+        assert plots.steps.curves[(family, "progress")].getData()[1][-1] == 100
+    plots.set_progress_mode("steps")
+    for family, steps in (("diffusion", 4), ("ar", 784)):
+        assert plots.steps.curves[(family, "progress")].getData()[1][-1] == steps
+    assert plots.memory_note.isVisible() and "same" in plots.memory_note.text()  # one process
     # the timeline replays both runs
     assert window.timeline.slider.isEnabled()
     window.timeline.slider.setValue(500)
@@ -167,6 +177,10 @@ def test_cancel_stops_both_sides_within_a_second(qtbot, window):
         r = window.current_results()[family]["result"]
         assert r is not None and not r.completed
         assert "cancelled" in window.progress[family].format()
+    for family in ("diffusion", "ar"):  # partial images: no time per image, and no "Done."
+        assert "per image" not in window.figures[family].text()
+        assert "cancelled" in window.figures[family].text()
+    assert window.statusBar().currentMessage().startswith("Cancelled")
     n_ar = window.plots.count("ar")
     qtbot.wait(300)
     assert window.plots.count("ar") == n_ar  # no stale events after the cancel
@@ -244,17 +258,22 @@ def test_worker_error_is_shown_and_recovered_from(qtbot, window):
 
 
 def test_one_at_a_time_runs_the_sides_in_sequence(qtbot, window):
+    """Every diffusion step, then diffusion's end, then the first AR step: recorded as they come."""
     window.controls.sequential_check.setChecked(True)
-    order = []
-    window.runFinished.connect(order.append)
+    window.controls.steps_spin["diffusion"].setValue(20)  # long enough to overlap if it could
+    log = []
+    window.runner.stepped.connect(lambda ev: log.append(("step", ev.family)))
+    window.runner.sideStarted.connect(lambda f: log.append(("start", f)))
+    window.runFinished.connect(lambda f: log.append(("end", f)))
     window.generate()
     assert window.sides["diffusion"].running and not window.sides["ar"].running
-    qtbot.waitUntil(lambda: order == ["diffusion"], timeout=120_000)
     wait_steps(qtbot, window, "ar", 3)
-    ar_first = window.sides["ar"].trace.elapsed[0]
-    assert window.sides["ar"].running and ar_first < 5  # AR started after diffusion ended
     window.cancel()
     wait_idle(qtbot, window, timeout=10_000)
+    end_d = log.index(("end", "diffusion"))
+    assert log[0] == ("start", "diffusion") and log.index(("start", "ar")) == end_d + 1
+    assert log[:end_d].count(("step", "diffusion")) == 20 and ("step", "ar") not in log[:end_d]
+    assert ("step", "diffusion") not in log[end_d:]
 
 
 def test_start_inpaint_sends_source_and_mask_to_both(qtbot, window):
@@ -337,3 +356,17 @@ def test_cancel_at_once_while_the_workers_load_ends_the_run(qtbot, window):
     for family in ("diffusion", "ar"):
         assert "cancelled" in window.progress[family].format()
         assert window.current_results()[family]["result"] is None  # nothing was made
+
+
+def test_title_names_the_app_once(window):
+    """Qt appends the application's display name to the title bar: the title must not repeat it."""
+    from desktopgen.gui.app import APP  # create_app() sets it as the display name
+
+    shown = f"{window.windowTitle()} — {APP}"
+    assert shown.count("DesktopGen") == 1, shown
+
+
+def test_samples_are_numbered_from_one(qtbot, window):
+    assert window.controls.first_spin.value() == 1 and window.controls.first_spin.minimum() == 1
+    assert window.request_for("diffusion").first_index == 0
+    assert "sample 1" in window.menus.send_actions["ar"].text()
