@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopgen.core import samplers
 from desktopgen.gui import options
 from desktopgen.gui.app import create_window
 from desktopgen.gui.canvas import Canvas, compose, grid_shape
@@ -88,16 +89,42 @@ def test_window_module_does_not_import_torch():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_gui_defaults_match_the_engine():
-    from desktopgen import sampling
+def test_gui_samplers_defaults_and_ranges_come_from_the_table(qtbot):
     from desktopgen.core import checkpoints
+    from desktopgen.gui.controls import ControlPanel
 
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
     for family in ("diffusion", "ar"):
-        assert set(options.SAMPLERS[family]) == set(sampling.SAMPLERS[family])
-        for k, v in sampling.DEFAULTS[family].items():
-            assert options.DEFAULTS[family][k] == v
+        combo = panel.sampler_combo[family]
+        table = samplers.samplers_for(family)
+        assert [combo.itemData(i) for i in range(combo.count())] == [s.name for s in table]
+        assert [combo.itemText(i) for i in range(combo.count())] == [s.label for s in table]
+        for i, spec in enumerate(table):
+            combo.setCurrentIndex(i)
+            steps, guidance = panel.steps_spin[family], panel.guidance_spin[family]
+            assert (steps.minimum(), steps.maximum()) == (spec.steps_range.lo, spec.steps_range.hi)
+            assert (guidance.minimum(), guidance.maximum()) == (spec.guidance_range.lo,
+                                                                spec.guidance_range.hi)
+            assert combo.toolTip() == spec.help
+        default = samplers.default_sampler(family)
+        assert options.DEFAULT_MODELS[family] == default.default_model
         assert options.DEFAULT_MODELS[family] == checkpoints.DEFAULT_MODELS[family]
-        assert options.list_models(family)[0] == checkpoints.DEFAULT_MODELS[family]
+        assert options.list_models(family)[0] == default.default_model
+    fresh = ControlPanel()  # a new panel shows each family's default row
+    qtbot.addWidget(fresh)
+    for family in ("diffusion", "ar"):
+        spec = samplers.default_sampler(family)
+        assert fresh.sampler_combo[family].currentData() == spec.name
+        assert fresh.guidance_spin[family].value() == spec.guidance
+        assert fresh.steps_spin[family].value() == (spec.steps or spec.steps_range.hi)
+        req = fresh.request_for(family)
+        assert req.steps == spec.steps and req.guidance == spec.guidance
+    ar = samplers.default_sampler("ar")
+    assert fresh.temperature_spin.value() == ar.temperature
+    assert (fresh.temperature_spin.minimum(), fresh.temperature_spin.maximum()) == (
+        ar.temperature_range.lo, ar.temperature_range.hi)
+    assert not fresh.steps_spin["ar"].isEnabled()  # fixed by the model
 
 
 def test_launch_has_the_named_widgets(window):
@@ -111,7 +138,7 @@ def test_launch_has_the_named_widgets(window):
         assert window.findChild(cls, name) is not None, name
     assert window.findChild(QWidget, "telemetryPlots") is not None  # built right after the first paint
     assert window.controls.class_combo.count() == 11
-    default = options.DEFAULTS["diffusion"]["sampler"]
+    default = samplers.default_sampler("diffusion").name
     assert window.controls.sampler_combo["diffusion"].currentData() == default
     for w in window.findChildren(QWidget):  # every control explains itself
         if isinstance(w, (QPushButton, QComboBox, QAbstractSpinBox, QSlider)) and w.objectName():
