@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopgen.core import samplers
 from desktopgen.gui import options
 from desktopgen.gui.app import create_window
 from desktopgen.gui.canvas import Canvas, compose, grid_shape
@@ -88,16 +89,42 @@ def test_window_module_does_not_import_torch():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_gui_defaults_match_the_engine():
-    from desktopgen import sampling
+def test_gui_samplers_defaults_and_ranges_come_from_the_table(qtbot):
     from desktopgen.core import checkpoints
+    from desktopgen.gui.controls import ControlPanel
 
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
     for family in ("diffusion", "ar"):
-        assert set(options.SAMPLERS[family]) == set(sampling.SAMPLERS[family])
-        for k, v in sampling.DEFAULTS[family].items():
-            assert options.DEFAULTS[family][k] == v
+        combo = panel.sampler_combo[family]
+        table = samplers.samplers_for(family)
+        assert [combo.itemData(i) for i in range(combo.count())] == [s.name for s in table]
+        assert [combo.itemText(i) for i in range(combo.count())] == [s.label for s in table]
+        for i, spec in enumerate(table):
+            combo.setCurrentIndex(i)
+            steps, guidance = panel.steps_spin[family], panel.guidance_spin[family]
+            assert (steps.minimum(), steps.maximum()) == (spec.steps_range.lo, spec.steps_range.hi)
+            assert (guidance.minimum(), guidance.maximum()) == (spec.guidance_range.lo,
+                                                                spec.guidance_range.hi)
+            assert combo.toolTip() == spec.help
+        default = samplers.default_sampler(family)
+        assert options.DEFAULT_MODELS[family] == default.default_model
         assert options.DEFAULT_MODELS[family] == checkpoints.DEFAULT_MODELS[family]
-        assert options.list_models(family)[0] == checkpoints.DEFAULT_MODELS[family]
+        assert options.list_models(family)[0] == default.default_model
+    fresh = ControlPanel()  # a new panel shows each family's default row
+    qtbot.addWidget(fresh)
+    for family in ("diffusion", "ar"):
+        spec = samplers.default_sampler(family)
+        assert fresh.sampler_combo[family].currentData() == spec.name
+        assert fresh.guidance_spin[family].value() == spec.guidance
+        assert fresh.steps_spin[family].value() == (spec.steps or spec.steps_range.hi)
+        req = fresh.request_for(family)
+        assert req.steps == spec.steps and req.guidance == spec.guidance
+    ar = samplers.default_sampler("ar")
+    assert fresh.temperature_spin.value() == ar.temperature
+    assert (fresh.temperature_spin.minimum(), fresh.temperature_spin.maximum()) == (
+        ar.temperature_range.lo, ar.temperature_range.hi)
+    assert not fresh.steps_spin["ar"].isEnabled()  # fixed by the model
 
 
 def test_launch_has_the_named_widgets(window):
@@ -111,7 +138,7 @@ def test_launch_has_the_named_widgets(window):
         assert window.findChild(cls, name) is not None, name
     assert window.findChild(QWidget, "telemetryPlots") is not None  # built right after the first paint
     assert window.controls.class_combo.count() == 11
-    default = options.DEFAULTS["diffusion"]["sampler"]
+    default = samplers.default_sampler("diffusion").name
     assert window.controls.sampler_combo["diffusion"].currentData() == default
     for w in window.findChildren(QWidget):  # every control explains itself
         if isinstance(w, (QPushButton, QComboBox, QAbstractSpinBox, QSlider)) and w.objectName():
@@ -136,6 +163,16 @@ def test_generate_both_sides_plots_and_timeline(qtbot, window):
         assert window.findChild(QProgressBar, f"{family}Progress").value() == steps
     assert window.canvases["ar"].frames() is not None and window.canvases["ar"].frames().any()
     assert "CPU" in window.device_label.text()
+    assert window.statusBar().currentMessage().startswith("Done.")
+    # progress as % of each run by default: both curves end at 100; as steps: 4 and 784
+    plots = window.plots
+    assert plots.progress_mode() == "fraction"
+    for family in ("diffusion", "ar"):
+        assert plots.steps.curves[(family, "progress")].getData()[1][-1] == 100
+    plots.set_progress_mode("steps")
+    for family, steps in (("diffusion", 4), ("ar", 784)):
+        assert plots.steps.curves[(family, "progress")].getData()[1][-1] == steps
+    assert plots.memory_note.isVisible() and "same" in plots.memory_note.text()  # one process
     # the timeline replays both runs
     assert window.timeline.slider.isEnabled()
     window.timeline.slider.setValue(500)
@@ -167,6 +204,10 @@ def test_cancel_stops_both_sides_within_a_second(qtbot, window):
         r = window.current_results()[family]["result"]
         assert r is not None and not r.completed
         assert "cancelled" in window.progress[family].format()
+    for family in ("diffusion", "ar"):  # partial images: no time per image, and no "Done."
+        assert "per image" not in window.figures[family].text()
+        assert "cancelled" in window.figures[family].text()
+    assert window.statusBar().currentMessage().startswith("Cancelled")
     n_ar = window.plots.count("ar")
     qtbot.wait(300)
     assert window.plots.count("ar") == n_ar  # no stale events after the cancel
@@ -244,17 +285,22 @@ def test_worker_error_is_shown_and_recovered_from(qtbot, window):
 
 
 def test_one_at_a_time_runs_the_sides_in_sequence(qtbot, window):
+    """Every diffusion step, then diffusion's end, then the first AR step: recorded as they come."""
     window.controls.sequential_check.setChecked(True)
-    order = []
-    window.runFinished.connect(order.append)
+    window.controls.steps_spin["diffusion"].setValue(20)  # long enough to overlap if it could
+    log = []
+    window.runner.stepped.connect(lambda ev: log.append(("step", ev.family)))
+    window.runner.sideStarted.connect(lambda f: log.append(("start", f)))
+    window.runFinished.connect(lambda f: log.append(("end", f)))
     window.generate()
     assert window.sides["diffusion"].running and not window.sides["ar"].running
-    qtbot.waitUntil(lambda: order == ["diffusion"], timeout=120_000)
     wait_steps(qtbot, window, "ar", 3)
-    ar_first = window.sides["ar"].trace.elapsed[0]
-    assert window.sides["ar"].running and ar_first < 5  # AR started after diffusion ended
     window.cancel()
     wait_idle(qtbot, window, timeout=10_000)
+    end_d = log.index(("end", "diffusion"))
+    assert log[0] == ("start", "diffusion") and log.index(("start", "ar")) == end_d + 1
+    assert log[:end_d].count(("step", "diffusion")) == 20 and ("step", "ar") not in log[:end_d]
+    assert ("step", "diffusion") not in log[end_d:]
 
 
 def test_start_inpaint_sends_source_and_mask_to_both(qtbot, window):
@@ -337,3 +383,17 @@ def test_cancel_at_once_while_the_workers_load_ends_the_run(qtbot, window):
     for family in ("diffusion", "ar"):
         assert "cancelled" in window.progress[family].format()
         assert window.current_results()[family]["result"] is None  # nothing was made
+
+
+def test_title_names_the_app_once(window):
+    """Qt appends the application's display name to the title bar: the title must not repeat it."""
+    from desktopgen.gui.app import APP  # create_app() sets it as the display name
+
+    shown = f"{window.windowTitle()} — {APP}"
+    assert shown.count("DesktopGen") == 1, shown
+
+
+def test_samples_are_numbered_from_one(qtbot, window):
+    assert window.controls.first_spin.value() == 1 and window.controls.first_spin.minimum() == 1
+    assert window.request_for("diffusion").first_index == 0
+    assert "sample 1" in window.menus.send_actions["ar"].text()

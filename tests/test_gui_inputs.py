@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QValidator
 from PySide6.QtTest import QTest
 
+from desktopgen.core.samplers import default_sampler
 from desktopgen.gui import options
 from desktopgen.gui.app import create_window
 from desktopgen.gui.controls import ControlPanel
@@ -76,8 +77,8 @@ def test_non_finite_numbers_in_the_settings_file_fall_back_to_defaults(panel, tm
     path.write_text("[diffusion]\nguidance=nan\n[ar]\nguidance=inf\ntemperature=-inf\n"
                     "[run]\nseed=99999999999999999999999\nbatch=nan\n")
     panel.restore_settings(QSettings(str(path), QSettings.IniFormat))
-    assert panel.guidance_spin["diffusion"].value() == options.DEFAULTS["diffusion"]["guidance"]
-    assert panel.guidance_spin["ar"].value() == options.DEFAULTS["ar"]["guidance"]
+    assert panel.guidance_spin["diffusion"].value() == default_sampler("diffusion").guidance
+    assert panel.guidance_spin["ar"].value() == default_sampler("ar").guidance
     assert panel.temperature_spin.value() == 1.0
     assert panel.batch_spin.value() == 4 and panel.seed_spin.value() <= 2**63 - 1
 

@@ -60,9 +60,9 @@ def run(qtbot, window, families):
     return res
 
 
-def inpaint(qtbot, window, source, mask, **changes):
+def inpaint(qtbot, window, source, mask, families=("diffusion", "ar"), **changes):
     with qtbot.waitSignal(window.allIdle, timeout=RUN_TIMEOUT_MS):
-        window.start_inpaint(source, mask, **changes)
+        window.start_inpaint(source, mask, families, **changes)
     return window.current_results()
 
 
@@ -107,7 +107,7 @@ def test_exported_inpainting_regenerates_bit_for_bit(qtbot, window, tmp_path):
     window.controls.seed_spin.setValue(BIG_SEED)
     window.controls.batch_spin.setValue(1)
     source, mask = hole()
-    first = inpaint(qtbot, window, source, mask, resample=2, jump=1)["diffusion"]
+    first = inpaint(qtbot, window, source, mask, ("diffusion",), resample=2, jump=1)["diffusion"]
     assert first["request"].resample == 2 and first["request"].mask is not None
     png = export_image(tmp_path / "i.png", {"diffusion": (first["request"], first["result"])},
                        size=None)

@@ -37,7 +37,7 @@ def create_app(argv: list[str] | None = None):
         app = QApplication(sys.argv if argv is None else argv)
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
-    app.setApplicationDisplayName("DesktopGen")
+    app.setApplicationDisplayName(APP)  # Qt appends it to every window title
     _apply_theme(app)
     return app
 

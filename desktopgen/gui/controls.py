@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopgen.core import samplers
 from desktopgen.core.requests import MAX_SEED, SampleRequest
 from desktopgen.gui import options
 from desktopgen.gui.theme import COLORS, FAMILIES, NAMES
@@ -192,7 +193,6 @@ class ControlPanel(QWidget):
         return shared
 
     def _build_side(self, f: str) -> QGroupBox:
-        d = options.DEFAULTS[f]
         box = QGroupBox(NAMES[f])
         box.setStyleSheet(f"QGroupBox {{ color: {COLORS[f]}; font-weight: bold; }}")
         form = QFormLayout(box)
@@ -204,34 +204,20 @@ class ControlPanel(QWidget):
         form.addRow("Model", model)
         sampler = QComboBox()
         sampler.setObjectName(f"{f}SamplerCombo")
-        for s in options.SAMPLERS[f]:
-            sampler.addItem(options.SAMPLER_LABELS[s], s)
-        sampler.setToolTip(
-            "How noise becomes an image: DPM-Solver++ is good in few steps; DDIM is deterministic; "
-            "DDPM adds fresh noise at every step and needs many steps." if f == "diffusion" else
-            "The pixel transformer writes the 784 pixels one by one, each one conditioned on all "
-            "the pixels before it.")
+        for spec in samplers.samplers_for(f):  # the table's order: the family's default first
+            sampler.addItem(spec.label, spec.name)
+            sampler.setItemData(sampler.count() - 1, spec.help, Qt.ToolTipRole)
         form.addRow("Sampler", sampler)
         steps = QSpinBox()
         steps.setObjectName(f"{f}StepsSpin")
-        if f == "diffusion":
-            steps.setRange(1, 1000)
-            steps.setValue(d["steps"])
-            steps.setToolTip("Denoising steps: more steps, finer images, more time.")
-        else:
-            steps.setRange(784, 784)
-            steps.setValue(784)
-            steps.setEnabled(False)
-            steps.setToolTip("One step per pixel: 28 x 28 = 784, always.")
         form.addRow("Steps", steps)
         guidance = QDoubleSpinBox()
         guidance.setObjectName(f"{f}GuidanceSpin")
-        guidance.setRange(0.0, 20.0)
         guidance.setSingleStep(0.25)
-        guidance.setValue(d["guidance"])
         guidance.setToolTip("Classifier-free guidance: how hard to push towards the prompt. "
                             "1 = none; higher = more typical, less varied images.")
         form.addRow("Guidance", guidance)
+        self.sampler_combo[f], self.steps_spin[f], self.guidance_spin[f] = sampler, steps, guidance
         if f == "diffusion":
             self.view_combo = QComboBox()
             self.view_combo.setObjectName("diffusionViewCombo")
@@ -244,9 +230,7 @@ class ControlPanel(QWidget):
         else:
             self.temperature_spin = QDoubleSpinBox()
             self.temperature_spin.setObjectName("arTemperatureSpin")
-            self.temperature_spin.setRange(0.05, 5.0)
             self.temperature_spin.setSingleStep(0.05)
-            self.temperature_spin.setValue(d["temperature"])
             self.temperature_spin.setToolTip("Randomness of each pixel: below 1 plays safe, above 1 "
                                              "takes more chances.")
             form.addRow("Temperature", self.temperature_spin)
@@ -257,12 +241,13 @@ class ControlPanel(QWidget):
             self.topk_spin.setToolTip("Only pick among the k likeliest intensities for each pixel "
                                       "(off = all 256).")
             form.addRow("Top-k", self.topk_spin)
+        self.apply_sampler(f, reset=True)
+        sampler.currentIndexChanged.connect(lambda _, fam=f: self.apply_sampler(fam))
         gen = QPushButton(f"Generate {NAMES[f].lower()} only")
         gen.setObjectName(f"{f}GenerateButton")
         gen.setToolTip(f"Run only the {NAMES[f].lower()} side with these settings.")
         gen.clicked.connect(lambda _=False, fam=f: self.generateRequested.emit((fam,)))
         form.addRow(gen)
-        self.sampler_combo[f], self.steps_spin[f], self.guidance_spin[f] = sampler, steps, guidance
         self.side_generate[f] = gen
         for w in (model, sampler):
             w.currentIndexChanged.connect(lambda _: self.changed.emit())
@@ -288,6 +273,31 @@ class ControlPanel(QWidget):
         combo.setCurrentIndex(i if i >= 0 else 0)
         combo.blockSignals(False)
 
+    def sampler(self, f: str) -> samplers.SamplerSpec:
+        """The table's row for the chosen sampler."""
+        return samplers.get_sampler(self.sampler_combo[f].currentData())
+
+    def apply_sampler(self, f: str, reset: bool = False) -> None:
+        """Take the chosen sampler's ranges from the table (and its defaults when `reset`);
+        values the user set stay where the new ranges allow."""
+        spec = self.sampler(f)
+        self.sampler_combo[f].setToolTip(spec.help)
+        steps, lo, hi = self.steps_spin[f], int(spec.steps_range.lo), int(spec.steps_range.hi)
+        steps.setRange(lo, hi)
+        steps.setEnabled(lo != hi)
+        steps.setToolTip(f"Fixed by the model: {hi} steps." if lo == hi else
+                         f"Denoising steps ({lo} to {hi}): more steps, finer images, more time.")
+        guidance = self.guidance_spin[f]
+        guidance.setRange(spec.guidance_range.lo, spec.guidance_range.hi)
+        if reset:
+            steps.setValue(spec.steps or hi)
+            guidance.setValue(spec.guidance)
+        if f == "ar":
+            self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
+            if reset:
+                self.temperature_spin.setValue(spec.temperature)
+                self.topk_spin.setValue(spec.top_k)
+
     # ===================================================================== panel -> request
     def model_name(self, f: str) -> str:
         return self.model_combo[f].currentData() or self.model_combo[f].currentText()
@@ -300,9 +310,9 @@ class ControlPanel(QWidget):
                   guidance=float(self.guidance_spin[family].value()),
                   class_label=None if cls < 0 else cls, seed=int(self.seed_spin.value()),
                   batch=int(self.batch_spin.value()), first_index=int(self.first_spin.value()) - 1)
-        if family == "diffusion":
+        if self.steps_spin[family].isEnabled():  # 0: fixed by the model (pixel AR: 784)
             kw["steps"] = int(self.steps_spin[family].value())
-        else:
+        if family == "ar":
             kw.update(temperature=float(self.temperature_spin.value()),
                       top_k=int(self.topk_spin.value()))
         return SampleRequest(**kw)
@@ -341,7 +351,7 @@ class ControlPanel(QWidget):
                 self.sampler_combo[f].setCurrentIndex(i)
             else:
                 problems.append(f"{NAMES[f].lower()} sampler {req.sampler!r} (unknown here)")
-        if f == "diffusion" and req.steps:
+        if req.steps and self.steps_spin[f].isEnabled():
             self._restore_number(self.steps_spin[f], req.steps, "diffusion steps", problems)
         if req.guidance >= 0 or not math.isfinite(req.guidance):
             self._restore_number(self.guidance_spin[f], req.guidance,
@@ -377,18 +387,19 @@ class ControlPanel(QWidget):
         self.first_spin.setValue(min(MAX_FIRST + 1, max(1, get("run/first_sample", 1, int))))
         self.sequential_check.setChecked(get("run/one_at_a_time", False, bool))
         for f in FAMILIES:
-            d = options.DEFAULTS[f]
             i = self.model_combo[f].findData(get(f"{f}/model", "", str))
             if i >= 0 and self.model_entries[f][self.model_combo[f].itemData(i)].usable:
                 self.model_combo[f].setCurrentIndex(i)
-            i = self.sampler_combo[f].findData(get(f"{f}/sampler", d["sampler"], str))
+            i = self.sampler_combo[f].findData(get(f"{f}/sampler", "", str))
             if i >= 0:
                 self.sampler_combo[f].setCurrentIndex(i)
-            if f == "diffusion":
-                self.steps_spin[f].setValue(get(f"{f}/steps", d["steps"], int))
-            self.guidance_spin[f].setValue(finite(st.value(f"{f}/guidance"), d["guidance"]))
-        self.temperature_spin.setValue(finite(st.value("ar/temperature"), 1.0))
-        self.topk_spin.setValue(get("ar/top_k", 0, int))
+            spec = self.sampler(f)
+            if self.steps_spin[f].isEnabled():
+                self.steps_spin[f].setValue(get(f"{f}/steps", spec.steps, int))
+            self.guidance_spin[f].setValue(finite(st.value(f"{f}/guidance"), spec.guidance))
+        spec = self.sampler("ar")
+        self.temperature_spin.setValue(finite(st.value("ar/temperature"), spec.temperature))
+        self.topk_spin.setValue(get("ar/top_k", spec.top_k, int))
         self.view_combo.setCurrentIndex(1 if get("diffusion/view", "clean", str) == "noisy" else 0)
 
     def save_settings(self, st) -> None:
@@ -401,7 +412,7 @@ class ControlPanel(QWidget):
         for f in FAMILIES:
             st.setValue(f"{f}/model", self.model_name(f))
             st.setValue(f"{f}/sampler", self.sampler_combo[f].currentData())
-            if f == "diffusion":
+            if self.steps_spin[f].isEnabled():
                 st.setValue(f"{f}/steps", self.steps_spin[f].value())
             st.setValue(f"{f}/guidance", self.guidance_spin[f].value())
         st.setValue("ar/temperature", self.temperature_spin.value())

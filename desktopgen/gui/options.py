@@ -1,7 +1,6 @@
-"""What the controls offer, known without importing torch: samplers, defaults, shipped models.
-
-Kept in step with desktopgen.sampling by a test (tests/test_gui.py), because importing the
-engine here would load torch before the window appears.
+"""The model folders the controls offer, read without importing torch (the window appears
+before torch loads): usable ones, and broken ones with the reason. Samplers, their defaults and
+ranges come from the one table, desktopgen.core.samplers.
 """
 
 from __future__ import annotations
@@ -12,15 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktopgen import CLASS_NAMES
+from desktopgen.core.requests import FAMILIES
+from desktopgen.core.samplers import default_sampler
 
-SAMPLERS = {"diffusion": ("dpmpp-2m", "ddim", "ddpm"), "ar": ("pixel",)}
-SAMPLER_LABELS = {"dpmpp-2m": "DPM-Solver++ (2M)", "ddim": "DDIM", "ddpm": "DDPM (ancestral)",
-                  "pixel": "Pixel by pixel (raster)"}
-DEFAULTS = {
-    "diffusion": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 2.0},
-    "ar": {"sampler": "pixel", "steps": 784, "guidance": 1.5, "temperature": 1.0, "top_k": 0},
-}
-DEFAULT_MODELS = {"diffusion": "fmnist-diffusion", "ar": "fmnist-pixel-ar"}
+DEFAULT_MODELS = {f: default_sampler(f).default_model for f in FAMILIES}  # the table says
 ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar"}
 CLASSES = ("any",) + CLASS_NAMES
 OTHER = "other"  # a model for neither side (the metrics classifier)

@@ -197,10 +197,10 @@ class Runner(QObject):
         self._after_side(c.family)
 
     def _after_side(self, f: str) -> None:
+        self.runFinished.emit(f)  # before the next side starts: one-at-a-time is seen in order
         if self.queued:
             nf, req = self.queued.pop(0)
             self._submit(nf, req)
-        self.runFinished.emit(f)
         if not self.is_running():
             self.allIdle.emit()
 

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopgen.core import samplers
 from desktopgen.core.requests import SampleRequest
-from desktopgen.gui import options
 from desktopgen.gui.controls import ControlPanel
 from desktopgen.gui.drops import read_drop
 from desktopgen.gui.menus import Menus
@@ -227,9 +227,9 @@ class MainWindow(QMainWindow):
             self.views[f].show_waiting()
         self.controls.set_running(self.is_running())
 
-    def start_inpaint(self, source, mask, **changes) -> None:
-        """Both sides fill the same hole: `source` 28x28 uint8, `mask` 28x28 with 1 = generate;
-        `changes` (class_label, guidance, resample, jump) override the controls for both sides.
+    def start_inpaint(self, source, mask, families=FAMILIES, **changes) -> None:
+        """Both sides (or `families`) fill the same hole: `source` 28x28 uint8, `mask` 28x28 with
+        1 = generate; `changes` (class_label, guidance, resample, jump) override the controls.
         The mask editor's Inpaint button lands here; the overlay shows the hole on both canvases."""
         source = np.asarray(source, np.uint8).reshape(28, 28)
         mask = (np.asarray(mask).reshape(28, 28) > 0).astype(np.uint8)
@@ -239,8 +239,8 @@ class MainWindow(QMainWindow):
                       mask=tuple(map(tuple, mask.astype(int).tolist())))
         for c in self.canvases.values():
             c.set_overlay(mask)
-        self._inpaint = {f: fields for f in FAMILIES}
-        self.generate()
+        self._inpaint = {f: fields for f in families}
+        self.generate(families)
 
     def cancel(self) -> None:
         """Stop both sides after their current step; what was made so far stays on screen."""
@@ -292,9 +292,8 @@ class MainWindow(QMainWindow):
     def _update_caption(self, f: str) -> None:
         s = self.sides[f]  # running: what it runs; idle: what Generate would run
         req = s.request if s.running else self.controls.request_for(f)
-        sampler = req.sampler or options.DEFAULTS[f]["sampler"]
-        self.views[f].set_caption(req.model, options.SAMPLER_LABELS.get(sampler, sampler),
-                                  req.steps if f == "diffusion" else None, s.device)
+        spec = samplers.SAMPLERS.get(req.sampler) or samplers.default_sampler(f)
+        self.views[f].set_caption(req.model, spec.label, req.steps or None, s.device)
 
     # ===================================================================== drawing
     @Slot()
