@@ -50,7 +50,7 @@ def with_defaults(req: SampleRequest) -> SampleRequest:
 def load(family: str, name: str = "", device: torch.device | str = "cpu"):
     """Load a family's model for inference: (model, card). On CUDA the AR transformer runs in
     bf16 weights (its step is launch-bound and captured as a graph); the U-Net runs under autocast."""
-    model, card = checkpoints.load_model(name or checkpoints.DEFAULT_MODELS[family], device)
+    model, card = checkpoints.load_model(name or table.default_sampler(family).default_model, device)
     arch = type(model).__name__
     expected = {"diffusion": "UNet", "ar": "PixelAR"}[family]
     if arch != expected:
