@@ -11,27 +11,40 @@ from collections.abc import Iterator
 import torch
 
 from desktopgen.core import checkpoints
+from desktopgen.core import samplers as table
 from desktopgen.core.events import RunResult, StepEvent
-from desktopgen.core.requests import SampleRequest
+from desktopgen.core.requests import FAMILIES, RequestError, SampleRequest
 from desktopgen.sampling import ar, diffusion
 
-SAMPLERS = {"diffusion": diffusion.DIFFUSION_SAMPLERS, "ar": ar.AR_SAMPLERS}
-# Defaults chosen from the sweep in models/*/card.json (quality per second).
-DEFAULTS = {
-    "diffusion": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 2.0},
-    "ar": {"sampler": "pixel", "steps": 784, "guidance": 1.5},
-}
+# Views of the one table (desktopgen/core/samplers.py), kept for older callers.
+SAMPLERS = {f: tuple(s.name for s in table.samplers_for(f)) for f in FAMILIES}
+DEFAULTS = {f: {"sampler": table.default_sampler(f).name,
+                "steps": table.default_sampler(f).steps or int(table.default_sampler(f).steps_range.hi),
+                "guidance": table.default_sampler(f).guidance} for f in FAMILIES}
 
 
 def with_defaults(req: SampleRequest) -> SampleRequest:
-    """Fill the family's default model, sampler, steps and guidance where the request left them."""
-    d = DEFAULTS[req.family]
-    return req.with_(
-        model=req.model or checkpoints.DEFAULT_MODELS[req.family],
-        sampler=req.sampler or d["sampler"],
-        steps=req.steps or d["steps"],
-        guidance=d["guidance"] if req.guidance < 0 else req.guidance,
-    ).validate()
+    """Fill the sampler's defaults (desktopgen/core/samplers.py) where the request left them,
+    and refuse a sampler of another family or values outside the sampler's ranges."""
+    req = req.validate()
+    spec = table.get_sampler(req.sampler) if req.sampler else table.default_sampler(req.family)
+    if spec.family != req.family:
+        names = ", ".join(s.name for s in table.samplers_for(req.family))
+        raise RequestError(f"sampler {spec.name!r} is for {spec.family}, not {req.family}; "
+                           f"{req.family} samplers: {names}")
+    req = req.with_(
+        model=req.model or spec.default_model,
+        sampler=spec.name,
+        steps=req.steps or spec.steps or int(spec.steps_range.hi),
+        guidance=spec.guidance if req.guidance < 0 else req.guidance,
+    )
+    for what, value, rng in (("steps", req.steps, spec.steps_range),
+                             ("guidance", req.guidance, spec.guidance_range),
+                             ("temperature", req.temperature, spec.temperature_range)):
+        if value not in rng:
+            span = f"{rng.lo:g}" if rng.lo == rng.hi else f"between {rng.lo:g} and {rng.hi:g}"
+            raise RequestError(f"{spec.name}: {what} must be {span}, not {value:g}")
+    return req
 
 
 def load(family: str, name: str = "", device: torch.device | str = "cpu"):

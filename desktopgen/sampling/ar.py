@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
+from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
 from desktopgen.sampling import seeding
 
-AR_SAMPLERS = ("pixel",)
+AR_SAMPLERS = tuple(s.name for s in samplers_for("ar"))
 
 
 class _Decoder:
@@ -108,9 +109,10 @@ def sample(
     the end (and no per-step device synchronisation)."""
     req = request.validate()
     device = torch.device(device)
-    if (req.sampler or "pixel") not in AR_SAMPLERS:
+    spec = get_sampler(req.sampler) if req.sampler else default_sampler("ar")
+    if spec.family != "ar":
         raise ValueError(f"unknown AR sampler {req.sampler!r}; known: {', '.join(AR_SAMPLERS)}")
-    w = 1.0 if req.guidance < 0 else req.guidance
+    w = spec.guidance if req.guidance < 0 else req.guidance
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
     dec = _Decoder(model, req, device, w)

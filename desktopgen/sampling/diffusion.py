@@ -18,10 +18,11 @@ import torch
 from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
+from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
 from desktopgen.sampling import seeding
 from desktopgen.sampling.schedule import T, cosine_alpha_bar, spaced_timesteps
 
-DIFFUSION_SAMPLERS = ("ddpm", "ddim", "dpmpp-2m")
+DIFFUSION_SAMPLERS = tuple(s.name for s in samplers_for("diffusion"))
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -58,13 +59,14 @@ def sample(
     """Generate `request.batch` images. `preview_every` = 0 makes previews only at the end."""
     req = request.validate()
     device = torch.device(device)
-    name = req.sampler or "dpmpp-2m"
-    if name not in DIFFUSION_SAMPLERS:
-        raise ValueError(f"unknown diffusion sampler {name!r}; known: {', '.join(DIFFUSION_SAMPLERS)}")
-    n = req.steps or 20
+    spec = get_sampler(req.sampler) if req.sampler else default_sampler("diffusion")
+    if spec.family != "diffusion":
+        raise ValueError(f"unknown diffusion sampler {req.sampler!r}; known: {', '.join(DIFFUSION_SAMPLERS)}")
+    name = spec.name
+    n = req.steps or spec.steps
     if n > T:
         raise ValueError(f"diffusion steps must be between 1 and {T}, not {n}")
-    w = 2.0 if req.guidance < 0 else req.guidance
+    w = spec.guidance if req.guidance < 0 else req.guidance
     B = req.batch
     probe = MemoryProbe(device)
     t0 = time.perf_counter()

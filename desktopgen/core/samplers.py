@@ -1,0 +1,83 @@
+"""The one table of samplers: names, labels, defaults and accepted ranges.
+
+Torch-free and Qt-free, so the engine, the CLI and the GUI all read the same numbers
+(docs: /work/notes/table-api.md). Defaults come from the sweep in models/*/card.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from desktopgen.core.requests import FAMILIES, RequestError
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive numeric range."""
+
+    lo: float
+    hi: float
+
+    def __contains__(self, value: float) -> bool:
+        return self.lo <= value <= self.hi
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str  # CLI value, e.g. "dpmpp-2m"
+    label: str  # GUI text, e.g. "DPM-Solver++ (2M)"
+    family: str  # "diffusion" | "ar"
+    model_kind: str  # kind of model it needs: "diffusion-unet", "pixel-ar"
+    default_model: str  # shipped model folder name, e.g. "fmnist-diffusion"
+    steps: int  # default step count; 0 = fixed by the model (the range then holds that one value)
+    steps_range: Range  # accepted step counts
+    guidance: float  # default classifier-free guidance scale (1 = none)
+    guidance_range: Range
+    temperature: float  # AR only (1.0 otherwise)
+    temperature_range: Range
+    top_k: int  # AR only; 0 = no cut
+    help: str  # one-line tooltip
+
+
+DIFFUSION_STEPS = Range(1, 1000)  # any count up to the training horizon T
+GUIDANCE = Range(0.0, 20.0)
+NO_TEMPERATURE = Range(1.0, 1.0)
+
+
+def _diffusion(name: str, label: str, steps: int, help: str) -> SamplerSpec:
+    return SamplerSpec(name=name, label=label, family="diffusion", model_kind="diffusion-unet",
+                       default_model="fmnist-diffusion", steps=steps, steps_range=DIFFUSION_STEPS,
+                       guidance=2.0, guidance_range=GUIDANCE, temperature=1.0,
+                       temperature_range=NO_TEMPERATURE, top_k=0, help=help)
+
+
+SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
+    _diffusion("dpmpp-2m", "DPM-Solver++ (2M)", 20,
+               "Second-order multistep solver: good images in few steps."),
+    _diffusion("ddim", "DDIM", 20, "Deterministic first-order steps: the same noise, the same image."),
+    _diffusion("ddpm", "DDPM (ancestral)", 20,
+               "Fresh noise at every step: needs many steps (50 and more)."),
+    SamplerSpec(name="pixel", label="Pixel by pixel (raster)", family="ar", model_kind="pixel-ar",
+                default_model="fmnist-pixel-ar", steps=0, steps_range=Range(784, 784),
+                guidance=1.5, guidance_range=GUIDANCE, temperature=1.0,
+                temperature_range=Range(0.05, 5.0), top_k=0,
+                help="One pixel per step in raster order: 28 x 28 = 784 steps, always."),
+)}
+
+
+def samplers_for(family: str) -> list[SamplerSpec]:
+    """The family's samplers, its default first."""
+    if family not in FAMILIES:
+        raise RequestError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+    return [s for s in SAMPLERS.values() if s.family == family]
+
+
+def default_sampler(family: str) -> SamplerSpec:
+    return samplers_for(family)[0]
+
+
+def get_sampler(name: str) -> SamplerSpec:
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise RequestError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}") from None
