@@ -46,7 +46,8 @@ def unet_cuda():
 @pytest.mark.parametrize("guidance, top_k", [(1.0, 0), (1.5, 0), (2.0, 20)])
 def test_cuda_graph_pixel_ar_decode_equals_eager_decode(ar_cuda, guidance, top_k):
     """The captured decode step replays the very kernels the eager step runs, on the same
-    buffers: the same seed gives the same tokens, bit for bit."""
+    buffers: the same seed gives the same tokens, bit for bit. (With cuDNN's attention, PyTorch's
+    default on an H200, even two eager runs differed: see nets/attention.py.)"""
     from desktopgen.sampling import ar
 
     req = SampleRequest(family="ar", sampler="pixel", guidance=guidance, top_k=top_k, seed=7,
@@ -71,26 +72,29 @@ def test_cuda_graph_decode_is_reusable_across_runs(ar_cuda):
     assert np.array_equal(a, a2) and not np.array_equal(a, b)
 
 
-def test_bf16_autocast_diffusion_sample_is_close_to_fp32(unet_cuda, monkeypatch):
+def test_bf16_autocast_diffusion_sample_is_close_to_fp32_and_reproducible(unet_cuda, monkeypatch):
     """Same seed and deterministic sampler (DDIM, 20 steps, guidance 2): bf16 autocast may move
-    pixels a little (bf16 keeps 8 bits of mantissa), never change the image. Tolerance: mean
-    absolute difference under 3 of 255 grey levels and 99% of pixels within 24 levels."""
+    pixels a little (bf16 keeps 8 bits of mantissa), never change the image. Measured on an H200
+    (torch 2.11): mean |bf16 - fp32| 0.20 grey levels, 99th percentile 1, max 12; fp32 CUDA vs CPU
+    mean 0.0001, max 1. Tolerances: mean under 1 level, 99% within 4; CUDA vs CPU mean under 0.05.
+    And bf16 is bit-for-bit reproducible (nets/attention.py keeps cuDNN's attention out)."""
     from desktopgen.sampling import diffusion
 
     req = SampleRequest(family="diffusion", sampler="ddim", steps=20, guidance=2.0, seed=11,
                         batch=16)
     bf16 = _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0)).images
+    bf16_again = _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0)).images
+    assert np.array_equal(bf16, bf16_again)
     monkeypatch.setattr(diffusion, "autocast_dtype", lambda device: None)
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     fp32 = _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0)).images
     diff = np.abs(bf16.astype(np.int16) - fp32.astype(np.int16))
-    assert diff.mean() < 3.0 and np.percentile(diff, 99) <= 24, (diff.mean(), np.percentile(diff, 99))
-    # and fp32 on CUDA agrees with the CPU more closely still
+    assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))
     unet_cpu = sampling.load("diffusion", "", "cpu")[0]
     cpu = _run(diffusion.sample(unet_cpu, req, "cpu", preview_every=0)).images
     d_cpu = np.abs(cpu.astype(np.int16) - fp32.astype(np.int16))
-    assert d_cpu.mean() < 1.0, d_cpu.mean()
+    assert d_cpu.mean() < 0.05, d_cpu.mean()
 
 
 @pytest.mark.parametrize("model_name, arch", [
