@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self._plots_layout = b
         self._plots_placeholder = QLabel("Live plots: loading…")
         self._plots_placeholder.setAlignment(Qt.AlignCenter)
-        self._plots_placeholder.setMinimumHeight(200)
+        self._plots_placeholder.setMinimumHeight(170)
         self._plots_placeholder.setStyleSheet("background: #16161a; color: #77777f;")
         b.addWidget(self._plots_placeholder, 1)
         split.addWidget(bottom)
