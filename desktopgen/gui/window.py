@@ -2,8 +2,8 @@
 plots around the Runner, and owns the menus, the inpainting dock, drops and settings.
 
 Each piece is its own object talking by signals; this module wires them and is the only one that
-imports its siblings. Events are stored as they arrive and drawn by a ~30 Hz timer, so a fast
-sampler cannot flood the event loop.
+imports the others (they import only leaf helpers: theme, options, canvas, workers). Events are
+stored as they arrive and drawn by a ~30 Hz timer, so a fast sampler cannot flood the event loop.
 """
 
 from __future__ import annotations
