@@ -107,6 +107,7 @@ class TelemetryPlots(QWidget):
                          "Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
                          "whole app's resident memory (both sides live in one process).",
                          legend_at=(-8, -8))
+        self.mem.item.legend.setColumnCount(2)  # four entries in two rows: a short plot keeps them
         self.plots = [self.steps, self.ms, self.mem]
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
