@@ -226,7 +226,8 @@ def train(cfg: TrainConfig) -> dict:
     gen = torch.Generator(device).manual_seed(cfg.seed * 1000 + rank + step)
     per_rank = batch // world
     budget = cfg.minutes * 60
-    clock = Budget(cfg.steps, budget - prior_elapsed if budget else 0.0, device, world)
+    # --minutes counts the runs before a resume too; none left: stop at once (not "no limit")
+    clock = Budget(cfg.steps, max(budget - prior_elapsed, 1e-6) if budget else 0.0, device, world)
     log(f"training {cfg.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) "
         f"on {device_name(device)} x{world}, batch {batch}, lr {lr}, "
         f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp else 'fp32'}")
