@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -39,7 +41,7 @@ from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.trace import RunTrace
 from desktopgen.gui import options
-from desktopgen.gui.canvas import Canvas
+from desktopgen.gui.canvas import OUTLINE, Canvas, overlay_toggle
 from desktopgen.gui.theme import COLORS, NAMES
 from desktopgen.gui.workers import Job, JobDone, JobEvent, JobFailed, WorkerReady, WorkerThread
 
@@ -126,7 +128,13 @@ class MainWindow(QMainWindow):
         top = QWidget()
         row = QHBoxLayout(top)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self._build_controls())
+        controls = QScrollArea()  # scrolls rather than push the window past an 800-px screen
+        controls.setWidget(self._build_controls())
+        controls.setWidgetResizable(True)
+        controls.setFrameShape(QFrame.NoFrame)
+        controls.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        controls.setFixedWidth(controls.widget().width() + controls.verticalScrollBar().sizeHint().width())
+        row.addWidget(controls)
         self.canvases: dict[str, Canvas] = {}
         self.captions: dict[str, QLabel] = {}
         self.progress: dict[str, QProgressBar] = {}
@@ -415,6 +423,9 @@ class MainWindow(QMainWindow):
         self.inpaint_panel_action.setToolTip("Paint a hole in an image and let both models fill it")
         self.inpaint_panel_action.triggered.connect(lambda: self.mask_editor())
         im.addAction(self.inpaint_panel_action)
+        self.mask_overlay_action = overlay_toggle(self, self.canvases.values())
+        im.addAction(self.mask_overlay_action)
+        self.addAction(self.mask_overlay_action)
         self.send_actions = {}
         for f in FAMILIES:
             a = QAction(f"Send {NAMES[f].lower()} result to inpainting", self)
@@ -552,12 +563,12 @@ class MainWindow(QMainWindow):
         allowed = {"class_label", "guidance", "resample", "jump"}
         self._source_mask = (source, mask)
         self._overrides = {k: v for k, v in changes.items() if k in allowed}
-        for c in self.canvases.values():
-            c.set_overlay(mask)
         try:
-            self.generate()
+            self.generate()  # clears the canvases, and with them any earlier mask
         finally:
             self._source_mask, self._overrides = None, {}
+        for c in self.canvases.values():  # outlined, so the filled-in pixels are not tinted
+            c.set_overlay(mask, OUTLINE)
 
     def clear_inpaint(self) -> None:
         for c in self.canvases.values():
@@ -777,6 +788,8 @@ class MainWindow(QMainWindow):
             self._editor_dock.setObjectName("inpaintDock")
             self._editor_dock.setWidget(self._editor)
             self.addDockWidget(Qt.RightDockWidgetArea, self._editor_dock)
+            self.resizeDocks([self._editor_dock], [self._editor.sizeHint().width()], Qt.Horizontal)
+            self._editor.add_overlay_toggle(self.mask_overlay_action)
             self._editor.message.connect(self._show_message)
             self._editor.inpaintRequested.connect(self._inpaint_from_editor)
             self._editor.maskChanged.connect(self._show_mask)
@@ -801,6 +814,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_mask(self, mask) -> None:
+        source = self._editor.source() if self._editor is not None else None
+        if source is None or self.is_running():  # the mask applies to the editor's image only
+            return
+        self._show_source(source)
         for c in self.canvases.values():
             c.set_overlay(mask if mask is not None and np.asarray(mask).any() else None)
 
