@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QCheckBox
 
 from desktopgen.gui.canvas import OUTLINE, TINT, Canvas, compose, mask_outline
 from desktopgen.gui.workers import running_threads
@@ -96,7 +96,8 @@ def test_mask_shows_only_while_it_applies_with_a_toggle(qtbot, window, test_set)
     assert act.isCheckable() and act.isChecked() and act.shortcut().toString() == "Ctrl+M"
     assert act.toolTip() and act in window.image_menu.actions()
     editor = window.mask_editor()
-    assert editor.findChild(QToolButton, "maskOverlayButton") is not None
+    box = editor.findChild(QCheckBox, "maskOverlayCheck")
+    assert box is not None and box.isChecked() and box.toolTip() == act.toolTip()
     editor.set_image(test_set[0][0], "example")
     editor.set_mask(_hole())
     canvases = window.canvases.values()
@@ -104,13 +105,15 @@ def test_mask_shows_only_while_it_applies_with_a_toggle(qtbot, window, test_set)
         assert c.overlay()[1] == TINT and np.array_equal(c.overlay()[0], _hole())
     act.trigger()  # Ctrl+M: hidden...
     assert all(c.overlay()[0] is None for c in canvases)
-    act.trigger()  # ...and back
+    assert not box.isChecked()
+    box.click()  # ...and back, from the editor's check box
     assert all(c.overlay()[0] is not None for c in canvases)
 
     with qtbot.waitSignal(window.runFinished, timeout=RUN_TIMEOUT_MS,
                           check_params_cb=lambda f: f == "diffusion"):
         assert editor.request_inpaint()
     _cancel_once_started(qtbot, window)
+    assert editor.ar_position == -1  # the live AR context ended with the run
     for f, c in window.canvases.items():  # results: outlined, never tinted
         assert np.array_equal(c.overlay()[0], _hole()) and c.overlay()[1] == OUTLINE
         assert np.array_equal(_drawn(c), compose(c.frames(), None)), f

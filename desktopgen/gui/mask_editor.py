@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -210,14 +209,17 @@ class MaskEditor(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(EDITOR_WIDTH, 640)
 
-    def add_overlay_toggle(self, action: QAction) -> QToolButton:
-        """A button beside Inpaint for the window's checkable "show inpainting mask" action."""
-        b = QToolButton()
-        b.setDefaultAction(action)
-        b.setText("Mask")
-        b.setObjectName("maskOverlayButton")
-        self._run_row.addWidget(b)
-        return b
+    def add_overlay_toggle(self, action: QAction) -> QCheckBox:
+        """A check box beside Inpaint bound to the window's checkable "show inpainting mask"
+        action (a check box shows its state more plainly than a pressed button)."""
+        box = QCheckBox("Show mask")
+        box.setObjectName("maskOverlayCheck")
+        box.setToolTip(action.toolTip())
+        box.setChecked(action.isChecked())
+        box.toggled.connect(action.setChecked)
+        action.toggled.connect(box.setChecked)
+        self._run_row.addWidget(box)
+        return box
 
     # --- state -------------------------------------------------------------------------------
     def source(self) -> np.ndarray | None:
@@ -272,6 +274,10 @@ class MaskEditor(QWidget):
 
     def set_ar_position(self, position: int) -> None:
         self.ar_position = int(position)
+        if self.ar_slider.value() != self.ar_position:  # live from a run: the slider follows
+            self.ar_slider.blockSignals(True)
+            self.ar_slider.setValue(self.ar_position)
+            self.ar_slider.blockSignals(False)
         if self.ar_position < 0:
             self.ar_label.setText("AR context: off")
         else:

@@ -634,6 +634,8 @@ class MainWindow(QMainWindow):
         self._redraw()
         r = done.result
         self.canvases[f].set_frames(r.images, None)
+        if f == "ar" and self._editor is not None:
+            self._editor.set_ar_position(-1)  # the live AR context ends with the run
         self._update_caption(f)
         bar = self.progress[f]
         bar.setRange(0, max(1, s.trace.total if s.trace and s.trace.total else r.steps))
