@@ -118,6 +118,14 @@ def test_mask_shows_only_while_it_applies_with_a_toggle(qtbot, window, test_set)
         assert np.array_equal(c.overlay()[0], _hole()) and c.overlay()[1] == OUTLINE
         assert np.array_equal(_drawn(c), compose(c.frames(), None)), f
 
+    editor.apply_preset("bottom-half")  # a new hole: previewed in red on the image to inpaint...
+    for c in canvases:
+        assert c.overlay()[1] == TINT and c.frames().shape == (1, 28, 28)
+    window.timeline_slider.setValue(500)  # ...but a replay of the job shows the job's own hole
+    for f, c in window.canvases.items():
+        assert np.array_equal(c.overlay()[0], _hole()) and c.overlay()[1] == OUTLINE
+        assert np.array_equal(_drawn(c), compose(c.frames(), c._position)), f
+
     window.generate()  # a plain generation: no mask on it
     assert all(c.overlay()[0] is None for c in canvases)
     editor.apply_preset("top-half")  # editing the mask mid-run does not paint it on the run

@@ -764,6 +764,8 @@ class MainWindow(QMainWindow):
             if by_time and x * longest < tr.frames[0][1]:
                 step, el = 0, 0.0
             done = step >= tr.total
+            req = self.sides[f].request  # the run's own hole, even if the editor's mask changed since
+            self.canvases[f].set_overlay(np.asarray(req.mask) if req and req.mask else None, OUTLINE)
             self._show_event_frame(f, preview, clean, None if done else pos)
             self.plots.set_cursor(f, el)
             texts.append(f"{NAMES[f]} step {step}/{tr.total} at {el:.2f} s")
