@@ -691,8 +691,8 @@ class MainWindow(QMainWindow):
         if f == "diffusion":
             steps = req.steps if req and req.steps else self.steps_spin[f].value()
             parts.append(f"{steps} steps")
-        parts.append(s.device or "device: loading…")
-        self.captions[f].setText(" · ".join(parts))
+        self.captions[f].setText(" · ".join(parts))  # one line at 1280 px with the inpainting dock
+        self.captions[f].setToolTip(" · ".join(parts + [s.device or "device: loading…"]))
 
     # ===================================================================== drawing
     @Slot()
