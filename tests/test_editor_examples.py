@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
 from desktopgen.gui.examples import ExamplePicker, example_paths, example_title
 from desktopgen.gui.mask_editor import MaskEditor
@@ -52,3 +53,21 @@ def test_titles_and_a_missing_folder(qtbot, tmp_path):
     empty = ExamplePicker([])
     qtbot.addWidget(empty)
     assert empty.isHidden() and not empty.buttons
+
+
+def test_open_starts_in_pictures_then_the_last_folder(editor, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / "Bilder").mkdir()
+    (home / ".config" / "user-dirs.dirs").write_text('XDG_PICTURES_DIR="$HOME/Bilder"\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.chdir(tmp_path)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda parent, caption, folder, filters: asked.append(folder) or ("", ""))
+    editor.open_dialog()
+    assert asked == [str(home / "Bilder")]
+    editor.open_file(str(EXAMPLES[0]))
+    editor.open_dialog()
+    assert asked[-1] == str(EXAMPLES[0].parent)

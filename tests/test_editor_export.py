@@ -111,6 +111,7 @@ def test_a_capped_clip_lasts_exactly_its_cap(qtbot, settings, tmp_path, cap, fps
     d.export_button.click()
     assert d.wait(60000)
     qtbot.waitUntil(lambda: "Wrote" in d.status.text(), timeout=5000)
+    assert settings.value("export/clip_folder") == str(tmp_path.resolve())  # proposed next time
     meta = iio.immeta(path, plugin="FFMPEG")
     n = sum(1 for _ in iio.imiter(path, plugin="FFMPEG"))
     assert meta["fps"] == fps and n == round(cap * fps)

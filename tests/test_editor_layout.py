@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
+from desktopgen.gui.mask_editor import EDITOR_WIDTH
 from desktopgen.gui.workers import running_threads
 
 W, H = 1280, 800
@@ -42,6 +43,7 @@ def test_1280x800_with_the_dock_open_stays_legible(qtbot, window):
     qtbot.waitUntil(lambda: window.size().width() == W, timeout=5000)
     QApplication.processEvents()
     assert window.minimumSizeHint().height() <= H and window.height() == H  # nothing cut off
+    assert editor.minimumSizeHint().width() <= EDITOR_WIDTH  # its rows fit the narrow dock
     dock = window._editor_dock
     assert dock.isVisible() and dock.width() <= 330
     screen = window.rect()

@@ -20,8 +20,10 @@ Mask convention: 1 = generate, 0 = keep.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QAction, QImageReader, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -397,9 +399,16 @@ class MaskEditor(QWidget):
         if not img.isNull():
             self.original.setPixmap(QPixmap.fromImage(img))
 
+    def open_folder(self) -> str:
+        """Where Open starts: the last image's folder, else the user's Pictures (not the cwd)."""
+        if self._path and Path(self._path).parent.is_dir():
+            return str(Path(self._path).parent)
+        pics = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        return pics if pics and Path(pics).is_dir() else str(Path.home())
+
     def open_dialog(self):
         pattern = " ".join(f"*{s}" for s in SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image to inpaint", "",
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image to inpaint", self.open_folder(),
                                               f"Images ({pattern});;All files (*)")
         if path:
             self.open_file(path)
