@@ -171,3 +171,13 @@ def test_cancel_during_the_final_gif_encode_tells_the_truth(qtbot, settings, tmp
         assert "Wrote" in status and "nothing was written" not in status and d.last_path == path
     else:  # the cancel was honoured before the rename
         assert "nothing was written" in status and list(tmp_path.iterdir()) == [tmp_path / "settings.ini"]
+
+
+def test_gif_frame_rate_stays_where_browsers_play_it(qtbot, settings, tmp_path):
+    d = _dialog(qtbot, settings, tab="clip", folder=tmp_path)
+    d.clip_fps.setValue(60)
+    d.clip_format.setCurrentText("GIF")  # delays of 1/100 s play as 1/10 s in browsers
+    assert d.clip_fps.maximum() == 50 and d.clip_fps.value() == 50
+    assert d.clip_path.edit.text().endswith(".gif")
+    d.clip_format.setCurrentText("MP4 (H.264)")
+    assert d.clip_fps.maximum() == 60

@@ -53,6 +53,7 @@ CLIP_SUFFIX = {"MP4 (H.264)": ".mp4", "GIF": ".gif", "WebP": ".webp"}
 
 
 FOLDER_KEYS = {"image": "export/image_folder", "clip": "export/clip_folder"}
+GIF_MAX_FPS = 50
 HOLD_SECONDS = 1.0  # the final frame stays this long; part of the clip's duration cap, not added
 
 
@@ -284,7 +285,7 @@ class ExportDialog(QDialog):
         self.clip_format.addItems(list(CLIP_SUFFIX))
         self.clip_path = _PathRow("Export clip", "Clips (*.mp4 *.gif *.webp)")
         self.clip_path.edit.setText(str(self.folders["clip"] / f"desktopgen-race-{self._seed_name()}.mp4"))
-        self.clip_format.currentTextChanged.connect(lambda t: self.clip_path.set_suffix(CLIP_SUFFIX[t]))
+        self.clip_format.currentTextChanged.connect(self._clip_format_changed)
         form.addRow("Side", self.clip_side)
         form.addRow("Align", self.clip_align)
         form.addRow("Image", row)
@@ -295,6 +296,14 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.clip_format)
         form.addRow("File", self.clip_path)
         return w
+
+    def _clip_format_changed(self, text: str) -> None:
+        self.clip_path.set_suffix(CLIP_SUFFIX[text])
+        # GIF delays count hundredths of a second, and browsers play a delay under 2/100 s as
+        # 10/100 s: above 50 fps a GIF would crawl.
+        self.clip_fps.setMaximum(GIF_MAX_FPS if CLIP_SUFFIX[text] == ".gif" else 60)
+        self.clip_fps.setToolTip(f"GIF: at most {GIF_MAX_FPS} fps (browsers slow faster GIFs down)"
+                                 if CLIP_SUFFIX[text] == ".gif" else "")
 
     # ---- choices ----
     def _families(self, combo: QComboBox) -> list[str]:
