@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from desktopgen.gui.mask_editor import EDITOR_WIDTH
 from desktopgen.gui.workers import running_threads
@@ -49,7 +49,8 @@ def test_1280x800_with_the_dock_open_stays_legible(qtbot, window):
     screen = window.rect()
     for c in window.canvases.values():  # each side: at least 10 screen pixels per image pixel
         assert c.width() >= 280 and c.height() >= 280, c.size()
-    for cap in window.captions.values():  # one line each, not wrapped (the device: its tooltip)
+    for cap in (window.findChild(QLabel, f"{f}Caption") for f in window.canvases):
+        # one line each, not wrapped (the device: in its tooltip)
         assert cap.heightForWidth(cap.width()) < 1.5 * cap.fontMetrics().lineSpacing(), cap.text()
     assert editor.canvas.width() >= 260 and editor.canvas.height() >= 260
     controls = [editor.inpaint_btn, editor.class_combo, editor.jump_box, editor.ar_slider,

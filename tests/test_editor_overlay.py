@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QCheckBox
+from PySide6.QtGui import QAction, QImage
+from PySide6.QtWidgets import QCheckBox, QSlider, QSpinBox
 
 from desktopgen.gui.canvas import OUTLINE, TINT, Canvas, compose, mask_outline
 from desktopgen.gui.workers import running_threads
@@ -33,13 +33,19 @@ def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("DESKTOPGEN_SETTINGS", str(path))
     win = create_window(device="cpu", settings=QSettings(str(path), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
-    win.seed_lock.setChecked(True)
-    win.batch_spin.setValue(1)
-    win.steps_spin["diffusion"].setValue(4)
+    named(win, QCheckBox, "seedLock").setChecked(True)  # by name: the window may be split in parts
+    named(win, QSpinBox, "batchSpin").setValue(1)
+    named(win, QSpinBox, "diffusionStepsSpin").setValue(4)
     with qtbot.waitSignal(win.firstPainted, timeout=10_000):
         win.show()
     yield win
     win.close()
+
+
+def named(win, kind, name):
+    w = win.findChild(kind, name)
+    assert w is not None, name
+    return w
 
 
 def _hole():
@@ -92,9 +98,10 @@ def test_mask_outline_is_the_border_of_the_hole():
 
 
 def test_mask_shows_only_while_it_applies_with_a_toggle(qtbot, window, test_set):
-    act = window.mask_overlay_action
+    act = named(window, QAction, "maskOverlayAction")
     assert act.isCheckable() and act.isChecked() and act.shortcut().toString() == "Ctrl+M"
-    assert act.toolTip() and act in window.image_menu.actions()
+    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None]
+    assert act.toolTip() and any(act in m.actions() for m in menus)  # in a menu, e.g. Image
     editor = window.mask_editor()
     box = editor.findChild(QCheckBox, "maskOverlayCheck")
     assert box is not None and box.isChecked() and box.toolTip() == act.toolTip()
@@ -121,7 +128,7 @@ def test_mask_shows_only_while_it_applies_with_a_toggle(qtbot, window, test_set)
     editor.apply_preset("bottom-half")  # a new hole: previewed in red on the image to inpaint...
     for c in canvases:
         assert c.overlay()[1] == TINT and c.frames().shape == (1, 28, 28)
-    window.timeline_slider.setValue(500)  # ...but a replay of the job shows the job's own hole
+    named(window, QSlider, "timelineSlider").setValue(500)  # ...but a replay shows the job's own hole
     for f, c in window.canvases.items():
         assert np.array_equal(c.overlay()[0], _hole()) and c.overlay()[1] == OUTLINE
         assert np.array_equal(_drawn(c), compose(c.frames(), c._position)), f
