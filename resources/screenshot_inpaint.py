@@ -1,7 +1,9 @@
 """Retake resources/screenshot-inpaint.png: the whole 1280x800 window with the inpainting dock open,
-after both sides filled the centre square of an example (CPU, batch 1, seed 3).
+after both sides filled the centre square of an example (CPU, batch 1, seed 3); with --ar-context,
+resources/screenshot-inpaint-ar-context.png: the editor showing what raster AR sees at pixel 300.
 
     xvfb-run -a -s "-screen 0 1280x800x24" python resources/screenshot_inpaint.py [OUT.png]
+    xvfb-run -a -s "-screen 0 1280x800x24" python resources/screenshot_inpaint.py --ar-context [OUT.png]
 
 Needs a real X server (Xvfb) so fonts and the screen size are those a user sees; settings go to a
 temporary file, never the user's.
@@ -55,5 +57,26 @@ def main(out: Path) -> int:
     return app.exec()
 
 
+def ar_context(out: Path) -> int:
+    sys.path.insert(0, str(ROOT))
+    from desktopgen.gui.app import create_app
+    from desktopgen.gui.mask_editor import MaskEditor
+
+    app = create_app()
+    editor = MaskEditor()
+    editor.open_file(str(ROOT / "resources" / "examples" / "ankle-boot-test0.png"))
+    editor.apply_preset("center-square")
+    editor.set_ar_position(300)
+    editor.resize(editor.sizeHint())
+    editor.show()
+    app.processEvents()
+    editor.grab().save(str(out))
+    print(f"wrote {out}: editor {editor.width()}x{editor.height()}")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "resources" / "screenshot-inpaint.png")))
+    args = [a for a in sys.argv[1:] if a != "--ar-context"]
+    if "--ar-context" in sys.argv:
+        sys.exit(ar_context(Path(args[0] if args else ROOT / "resources" / "screenshot-inpaint-ar-context.png")))
+    sys.exit(main(Path(args[0] if args else ROOT / "resources" / "screenshot-inpaint.png")))
