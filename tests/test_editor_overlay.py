@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QImage
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QSlider, QSpinBox
 
 from desktopgen.gui.canvas import OUTLINE, TINT, Canvas, compose, mask_outline
@@ -110,7 +111,8 @@ def test_mask_shows_only_while_it_applies_with_a_toggle(qtbot, window, test_set)
     canvases = window.canvases.values()
     for c in canvases:  # the image to inpaint, with its hole in red
         assert c.overlay()[1] == TINT and np.array_equal(c.overlay()[0], _hole())
-    act.trigger()  # Ctrl+M: hidden...
+    window.activateWindow()
+    QTest.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)  # Ctrl+M: hidden...
     assert all(c.overlay()[0] is None for c in canvases)
     assert not box.isChecked()
     box.click()  # ...and back, from the editor's check box
