@@ -63,3 +63,15 @@ def test_1280x800_with_the_dock_open_stays_legible(qtbot, window):
     for pl in window.plots.plots:  # three plots in a row, each still a readable size
         assert pl.widget.width() >= 290 and pl.widget.height() >= 180, pl.widget.size()
         assert screen.contains(_on_window(window, pl.widget))
+
+
+@pytest.mark.parametrize("kind", ["process", "cuda"])
+def test_plot_titles_are_whole_at_1280x800_with_the_dock_open(qtbot, window, kind):
+    window.mask_editor()
+    window.resize(W, H)
+    qtbot.waitUntil(lambda: window.size().width() == W, timeout=5000)
+    window.plots.set_memory_kind(kind)
+    QApplication.processEvents()
+    for pl in window.plots.plots:
+        title = pl.item.titleLabel
+        assert title.item.boundingRect().width() <= pl.widget.width(), (title.text, pl.widget.width())
