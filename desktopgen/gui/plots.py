@@ -110,6 +110,7 @@ class TelemetryPlots(QWidget):
                          "Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
                          "whole app's resident memory: one process for both sides.",
                          legend_at=(-8, -8))
+        self.mem.item.legend.setColumnCount(2)  # four entries in two rows: a short plot keeps them
         self.plots = [self.steps, self.ms, self.mem]
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
