@@ -27,6 +27,12 @@ def make_results():
     return out
 
 
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path, monkeypatch):
+    """The dialog remembers folders in the app's settings: never the user's in tests."""
+    monkeypatch.setenv("DESKTOPGEN_SETTINGS", str(tmp_path.parent / f"{tmp_path.name}-settings.ini"))
+
+
 @pytest.fixture
 def dialog(qtbot, tmp_path):
     d = ExportDialog(None, make_results(), folder=tmp_path)
