@@ -213,7 +213,8 @@ class ExportDialog(QDialog):
         what.addItem("Batch grid", "grid")
         what.addItem("One sample", "one")
         index = QSpinBox()
-        index.setRange(0, max(0, max((len(r[1].images) for r in self.results.values()), default=1) - 1))
+        # Counted from 1, as everywhere the user sees sample numbers; value() - 1 is the index.
+        index.setRange(1, max(1, max((len(r[1].images) for r in self.results.values()), default=1)))
         index.setPrefix("sample ")
         index.setEnabled(False)
         what.currentIndexChanged.connect(lambda: index.setEnabled(what.currentData() == "one"))
@@ -314,7 +315,7 @@ class ExportDialog(QDialog):
         run, hold = clip_timing(self.clip_max.value(), self.clip_fps.value())
         return ClipOptions(align=self.clip_align.currentData(), fps=self.clip_fps.value(),
                            max_seconds=run, hold=hold, size=self.clip_size.value(),
-                           index=self.clip_index.value() if self.clip_what.currentData() == "one" else None,
+                           index=self.clip_index.value() - 1 if self.clip_what.currentData() == "one" else None,
                            clean=self.clip_clean.isChecked())
 
     def confirm_overwrite(self, path: Path) -> bool:
@@ -348,7 +349,7 @@ class ExportDialog(QDialog):
             return None
         path, overwrite = target
         sides = {f: self.results[f][:2] for f in self._families(self.image_side)}
-        index = self.image_index.value() if self.image_what.currentData() == "one" else None
+        index = self.image_index.value() - 1 if self.image_what.currentData() == "one" else None
         try:
             export_image(path, sides, index=index, size=self.image_size.value(), overwrite=overwrite)
         except (ExportError, OSError, ValueError) as e:

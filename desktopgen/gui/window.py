@@ -440,7 +440,8 @@ class MainWindow(QMainWindow):
             self._show_message(drop.error)
             return True
         self._inpaint = {}
-        problems = [p for req in drop.recipe.requests.values() for p in self.restore_request(req)]
+        problems = list(drop.recipe.warnings)  # what the recipe itself could not say exactly
+        problems += [p for req in drop.recipe.requests.values() for p in self.restore_request(req)]
         name = Path(path).name
         self._show_message(f"Restored {name} except: {'; '.join(problems)}." if problems else
                            f"Restored the settings of {name}. Press Generate.")
