@@ -313,9 +313,10 @@ class ExportDialog(QDialog):
 
     def clip_options(self) -> ClipOptions:
         run, hold = clip_timing(self.clip_max.value(), self.clip_fps.value())
+        one = self.clip_what.currentData() == "one"
         return ClipOptions(align=self.clip_align.currentData(), fps=self.clip_fps.value(),
                            max_seconds=run, hold=hold, size=self.clip_size.value(),
-                           index=self.clip_index.value() - 1 if self.clip_what.currentData() == "one" else None,
+                           index=self.clip_index.value() - 1 if one else None,
                            clean=self.clip_clean.isChecked())
 
     def confirm_overwrite(self, path: Path) -> bool:
