@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", default=None, help="also write the results as JSON here")
 
     t = sub.add_parser("train", help="train a model (use torchrun for several GPUs)")
-    t.add_argument("model", choices=("diffusion", "ar", "classifier"))
+    t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint"))
     t.add_argument("--data", default=None, help="Fashion-MNIST folder")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
     t.add_argument("--steps", type=_positive(int, 1, 10**7, "steps"), default=10_000)

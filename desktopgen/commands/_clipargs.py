@@ -69,7 +69,7 @@ def sample_with_trace(req, n: int, batch: int, device="auto"):
     from desktopgen.export.record import record
 
     dev = pick_device(device) if isinstance(device, str) else device
-    model, card = sampling.load(req.family, req.model, dev)
+    model, card = sampling.load(req.family, req.model, dev, sampler=req.sampler)
     req = sampling.with_defaults(req.with_(model=card["name"], model_sha256=card["sha256"]))
     images, labels, peak, t0, trace, first = [], [], 0, time.perf_counter(), None, None
     for start in range(0, n, batch):

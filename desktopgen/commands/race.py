@@ -65,7 +65,7 @@ def run(a: argparse.Namespace) -> int:
     }
     runs = {}
     for family, req in wanted.items():
-        model, card = sampling.load(family, req.model, dev)
+        model, card = sampling.load(family, req.model, dev, sampler=req.sampler)
         req = req.with_(model=card["name"], model_sha256=card["sha256"])
         req, result, trace = record(model, req, dev)
         runs[family] = (req, result, trace)

@@ -19,7 +19,7 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
-from desktopgen.sampling import seeding
+from desktopgen.sampling import inpaint_model, seeding
 from desktopgen.sampling.schedule import T, cosine_alpha_bar, spaced_timesteps
 
 DIFFUSION_SAMPLERS = tuple(s.name for s in samplers_for("diffusion"))
@@ -92,6 +92,7 @@ def sample(
 
     gens = seeding.generators(req.seed, B, req.first_index)
     x = seeding.randn(gens, (1, 28, 28), device)
+    model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
     inpaint = req.mask is not None
     if inpaint:
         # One source and mask for the whole batch, or one per sample ((B, 28, 28) each).
