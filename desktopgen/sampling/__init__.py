@@ -76,8 +76,10 @@ def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) 
     if req.family == "diffusion":
         spec, kind = table.get_sampler(req.sampler), nets.kind_of(model)
         if (kind == "flow") != (spec.model_kind == "flow"):
+            fits = ", ".join(s.name for s in table.SAMPLERS.values()
+                             if (s.model_kind == "flow") == (kind == "flow"))
             raise ValueError(f"sampler {spec.name} needs a {spec.model_kind} model, and "
-                             f"{req.model or 'this model'} is a {kind} model")
+                             f"{req.model or 'this model'} is a {kind} model (its samplers: {fits})")
         if kind == "flow":
             return flow.sample(model, req, device, preview_every)
         return diffusion.sample(model, req, device, preview_every)
