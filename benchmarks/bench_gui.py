@@ -91,10 +91,10 @@ def child(a) -> int:
         import desktopgen.gui.window as W
         W.PLOT_EVERY = 10**9 if a.plots_hz == 0 else max(1, round(1000 / W.REDRAW_MS / a.plots_hz))
     win = create_window(device="cpu")
-    win.batch_spin.setValue(a.batch)
-    win.class_combo.setCurrentIndex(a.class_label + 1)
-    win.seed_lock.setChecked(True)
-    win.seed_spin.setValue(a.seed)
+    win.controls.batch_spin.setValue(a.batch)
+    win.controls.class_combo.setCurrentIndex(a.class_label + 1)
+    win.controls.seed_lock.setChecked(True)
+    win.controls.seed_spin.setValue(a.seed)
     win.show()
 
     from PySide6.QtCore import Qt, QTimer

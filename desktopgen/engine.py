@@ -2,50 +2,86 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from desktopgen import sampling
 from desktopgen.core import checkpoints
 from desktopgen.core.device import device_name, pick_device
-from desktopgen.core.requests import RequestError, SampleRequest
-from desktopgen.data.fmnist import DatasetError
-
-USER_ERRORS = (RequestError, checkpoints.CheckpointError, DatasetError, ValueError, RuntimeError,
-               OSError)
+from desktopgen.core.requests import SampleRequest
+from desktopgen.export import record
 
 
-def sample_images(req: SampleRequest, n: int, batch: int = 64, device="auto", progress=False,
-                  model=None, preview_every: int = 0):
+def sample_images(req: SampleRequest, n: int, batch: int = 64, device="auto", model=None,
+                  preview_every: int = 0, on_event=None, trace=None):
     """Generate n images in chunks of `batch`; sample i depends only on (seed, i).
-    Returns (images (n, 28, 28) uint8, labels (n,) int64, info dict)."""
+    `on_event(StepEvent)` is called at every step of every chunk (progress); a RunTrace given as
+    `trace` records the first chunk's previews (the material of a process clip).
+    Returns (images (n, 28, 28) uint8, labels (n,) int64, info dict); info["request"] has the
+    defaults filled, info["first_request"] is the first chunk's request."""
     dev = pick_device(device) if isinstance(device, str) else device
     card = {}
     if model is None:
         model, card = sampling.load(req.family, req.model, dev, sampler=req.sampler)
     req = sampling.with_defaults(req.with_(model=card.get("name", req.model),
                                            model_sha256=card.get("sha256", req.model_sha256)))
-    images, labels, t0, peak, kind = [], [], time.perf_counter(), 0, "process"
+    images, labels, t0, peak, kind, first = [], [], time.perf_counter(), 0, "process", None
     for start in range(0, n, batch):
         chunk = req.with_(batch=min(batch, n - start), first_index=start)
-        result = sampling.run_to_end(sampling.sample(model, chunk, dev, preview_every))
+        every, hook = preview_every, on_event
+        if first is None:
+            first = chunk
+            if trace is not None:
+                every = record.preview_every(req.steps)
+                hook = _both(trace.add, on_event)
+        result = sampling.run_to_end(sampling.sample(model, chunk, dev, every), hook)
         images.append(result.images)
         labels.append(result.labels)
         peak, kind = max(peak, result.peak_memory), result.mem_kind
-        if progress:
-            done = start + chunk.batch
-            el = time.perf_counter() - t0
-            print(f"\r{done}/{n} images, {el:.1f}s, ETA {el / done * (n - done):.0f}s",
-                  end="" if done < n else "\n", file=sys.stderr, flush=True)
     info = {"elapsed": time.perf_counter() - t0, "device": device_name(dev), "peak_memory": peak,
-            "mem_kind": kind, "request": req, "card": card}
+            "mem_kind": kind, "request": req, "card": card, "first_request": first}
     return np.concatenate(images), np.concatenate(labels), info
 
 
-def _sweep_configs(family: str, a) -> list[dict]:
+def _both(f, g):
+    return f if g is None else (lambda ev: (f(ev), g(ev)))
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What `evaluate` measures: a family's model (or the classifier alone) against the test set."""
+
+    family: str  # "diffusion" | "ar" | "classifier"
+    model: str = ""
+    sampler: str = ""
+    steps: int = 0
+    guidance: float = -1.0
+    temperature: float = 1.0
+    top_k: int = 0
+    class_label: int | None = None
+    seed: int = 0
+    n: int = 1000  # generated (and floor) images; the 10k test images are always all used
+    batch: int = 500
+    sweep: bool = False  # every sampler x steps x guidance
+    classifier: str = "fmnist-classifier"
+    data: str | None = None  # Fashion-MNIST folder (None: the default)
+    device: str = "auto"
+
+    def warnings(self) -> list[str]:
+        """What the user should know before reading the table."""
+        if self.n < RELIABLE_N and self.family != "classifier":
+            return [f"n={self.n} is small: FD and KID mean little below n={RELIABLE_N} (FD is biased "
+                    "upwards, KID can be negative, and the floor can read worse than the model); "
+                    f"compare models at one n of {RELIABLE_N} or more"]
+        return []
+
+
+RELIABLE_N = 1000
+
+
+def _sweep_configs(family: str, a: EvalConfig) -> list[dict]:
     if not a.sweep:
         return [{"sampler": a.sampler, "steps": a.steps, "guidance": a.guidance,
                  "temperature": a.temperature, "top_k": a.top_k}]
@@ -59,9 +95,10 @@ def _sweep_configs(family: str, a) -> list[dict]:
             for g in (1.0, 1.5, 2.0, 3.0) for t in (1.0, 0.9)]
 
 
-def evaluate(a) -> dict:
+def evaluate(a: EvalConfig, on_event=None) -> dict:
     """Print the quality table (see DESIGN.md "Quality"): generated samples against the 10k test
-    images, beside the floor of real train images against the same test images."""
+    images, beside the floor of real train images against the same test images. Returns the
+    table as a dict (JSON-ready; see the CLI's --json and --update-card)."""
     from desktopgen import metrics
     from desktopgen.data import fmnist
 
@@ -91,7 +128,7 @@ def evaluate(a) -> dict:
                                 steps=cfg["steps"], guidance=cfg["guidance"],
                                 temperature=cfg["temperature"], top_k=cfg["top_k"],
                                 class_label=a.class_label, seed=a.seed)
-            images, labels, info = sample_images(req, a.n, a.batch, dev, model=model)
+            images, labels, info = sample_images(req, a.n, a.batch, dev, model=model, on_event=on_event)
             q = metrics.quality(clf, images, labels, test_feats, dev)
             r = info["request"]
             q |= {"sampler": r.sampler, "steps": r.steps, "guidance": r.guidance,
@@ -117,13 +154,6 @@ def evaluate(a) -> dict:
         tr_pred, _ = metrics.classify(clf, train_x, dev)
         results["classifier_train_accuracy"] = float((tr_pred == train_y).mean())
         print(f"classifier train accuracy {results['classifier_train_accuracy']:.4f}")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=2)
-    if a.update_card:
-        folder = checkpoints.resolve(model_name)
-        card = checkpoints.read_card(str(folder))
-        card["metrics"] = results
-        checkpoints.atomic_write_text(folder / checkpoints.CARD, json.dumps(card, indent=2) + "\n")
-        print(f"updated {folder / checkpoints.CARD}")
+    results["model"] = model_name
+    results["warnings"] = a.warnings()
     return results

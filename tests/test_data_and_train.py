@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from desktopgen.core import checkpoints
 from desktopgen.data import fmnist
 from desktopgen.train.loop import TrainConfig, train
+from desktopgen.train.recipes import parse_arch
 
 TINY = {"width": 8, "feature_dim": 16}
 
@@ -54,18 +56,52 @@ def test_training_writes_a_model_and_resumes(tmp_path):
     assert card["steps"] == 6 and len(card["history"]) == 2 and card["history"][1]["steps"] == 2
 
 
-def test_ddp_with_two_cpu_processes(tmp_path):
-    """torchrun + gloo: two processes train one model; rank 0 writes it."""
+def test_ddp_with_two_cpu_processes_trains_and_resumes(tmp_path):
+    """torchrun + gloo: two processes train one model; rank 0 writes it; --resume continues it."""
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "desktopgen", "train", "classifier", "--out", str(out), "--steps", "3",
-           "--batch", "16", "--limit", "256", "--device", "cpu", "--arch", json.dumps(TINY)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    r = _torchrun(["--out", str(out), "--steps", "3", "--checkpoint-every", "2"])
     assert r.returncode == 0, r.stderr[-2000:]
     card = json.loads((out / "card.json").read_text())
     assert card["device"].endswith("x2") and card["steps"] == 3
+    assert "images/s" in r.stderr and card["history"][0]["images_per_s"] > 0
     checkpoints.load_model(str(out))
+    r = _torchrun(["--out", str(out), "--steps", "5", "--resume"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resumed from" in r.stderr and "at step 3" in r.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["steps"] == 5 and [h["steps"] for h in card["history"]] == [3, 2]
+    assert not list(out.glob("train_state/*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("arch, match", [
+    ("[1]", "the classifier config must be a JSON object, not list"),
+    ('"x"', "must be a JSON object, not str"),
+    ('{"n_layer": 4}', "unknown classifier config key: n_layer (known: width,"),
+    ('{"width": 100000}', "width must be an integer from 1 to 512, not 100000"),
+    ('{"width": "8"}', "width must be an integer"),
+    ('{"num_classes": 12}', "num_classes must be 10"),
+])
+def test_bad_arch_overrides_get_one_line_and_exit_2(arch, match, tmp_path, capsys, monkeypatch):
+    """Issue 8: `train --arch '[1]'` gave a traceback. Refused before any data is loaded."""
+    from desktopgen import cli
+
+    def no_data(*a, **k):
+        raise AssertionError("data loaded before --arch was checked")
+    monkeypatch.setattr(fmnist, "load", no_data)
+    out = tmp_path / "m"
+    assert cli.main(["train", "classifier", "--out", str(out), "--arch", arch, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("desktopgen: error:") and "\n" not in err and match in err, err
+    assert not out.exists()
+
+
+def test_parse_arch_is_what_the_cli_calls():
+    assert parse_arch("ar", '{"n_layer": 2, "n_embd": 64}') == {"n_layer": 2, "n_embd": 64}
+    assert parse_arch("diffusion", None) == {} and parse_arch("diffusion", "") == {}
+    for text, match in [("{", "--arch is not JSON"), ("[1]", "--arch: the pixel_ar config must be"),
+                        ('{"n_layer": 1e9}', "--arch: n_layer must be an integer")]:
+        with pytest.raises(ValueError, match=match.replace("[", r"\[")):
+            parse_arch("ar", text)
 
 
 def test_engine_packages_never_import_qt():
@@ -75,3 +111,33 @@ def test_engine_packages_never_import_qt():
             " or m.startswith('desktopgen.gui')]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _torchrun(args, env_extra=None, timeout=120):
+    """Two CPU processes under torchrun; a hang fails the test and kills the whole group."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "desktopgen", "train", "classifier", "--batch", "16", "--limit", "256",
+           "--device", "cpu", "--arch", json.dumps(TINY), *args]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        pytest.fail(f"torchrun hung for {timeout}s: {' '.join(args)}")
+    return subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+
+
+def test_ddp_time_budget_stops_every_rank_at_the_same_step(tmp_path):
+    """Issue 8, bug 2: each rank stopped on its own clock and the other waited in all-reduce.
+    Rank 1's clock is made to run 1 s ahead; rank 0's clock decides for both, every time."""
+    for run in range(3):
+        out = tmp_path / f"ddp{run}"
+        r = _torchrun(["--out", str(out), "--steps", "100000", "--minutes", "0.03"],
+                      {"DESKTOPGEN_TEST_RANK_SKEW_S": "1.0"})
+        assert r.returncode == 0, r.stderr[-2000:]
+        card = json.loads((out / "card.json").read_text())
+        assert 0 < card["steps"] < 100000
+        assert json.loads((out / "train_state" / "state.json").read_text())["step"] == card["steps"]

@@ -28,11 +28,15 @@ def test_sample_writes_png_and_clip(tmp_path, capsys):
     from desktopgen.export.composite import HEADER, MARGIN, fit
     from desktopgen.export.images import grid
 
-    png = np.asarray(Image.open(out))[::2, ::2]  # save_grid_png upscales by 2
+    g = grid(np.zeros((2, 28, 28), np.uint8))  # 32 x 62
+    big = np.asarray(Image.open(out))
+    factor = 512 // 62  # upscaled like the GUI's image export (longer side ~512 px), not 2x
+    assert big.shape == (32 * factor, 62 * factor)
+    png = big[::factor, ::factor]
     tile = fit(png, 64)
     got = frames[-1][HEADER : HEADER + 64, MARGIN : MARGIN + 64, 0].astype(int)
     assert np.abs(got - tile).mean() < 6
-    assert png.shape == grid(np.zeros((2, 28, 28), np.uint8)).shape
+    assert png.shape == g.shape
 
 
 def test_sample_refuses_existing_clip_before_sampling(tmp_path, capsys):
@@ -120,3 +124,53 @@ def test_commands_register_themselves(monkeypatch, capsys):
     assert "race" in [m.__name__.rsplit(".", 1)[-1] for m in real()]
     assert cli.main(["hello", "--name", "ada"]) == 7 and seen == {"name": "ada"}
     assert cli.main(["hello", "--bogus"]) == 2  # the shared one-line usage errors apply
+
+
+def test_sigterm_while_encoding_a_clip_leaves_nothing(tmp_path):
+    """`desktopgen race` killed by SIGTERM mid-clip: no hidden temp file, no clip, exit 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    import desktopgen
+
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import numpy as np
+        from export_helpers import fake_trace
+        from desktopgen import cli, sampling
+        from desktopgen.core.events import RunResult
+        from desktopgen.export import clips, record as record_mod
+
+        def fake_record(model, req, device="cpu", on_event=None):
+            req = sampling.with_defaults(req)
+            tr = fake_trace(req.family, 10, 0.5, batch=1)
+            return req, RunResult(req.family, tr.frames[-1][2], np.zeros(1, np.int64), 10, 0.5, 1,
+                                  "process", "cpu"), tr
+
+        real = clips.iter_frames
+        def slow(sides, opts):
+            for frame in real(sides, opts):
+                print("frame", flush=True)
+                time.sleep(0.3)
+                yield frame
+
+        record_mod.record = fake_record
+        sampling.load = lambda fam, name="", dev="cpu": (None, {{"name": fam, "sha256": "ab" * 32}})
+        clips.iter_frames = slow
+        sys.exit(cli.main(["race", "--clip", {str(tmp_path / "race.gif")!r}, "--fps", "10",
+                           "--seconds", "5", "--size", "32", "--device", "cpu"]))
+    """)
+    root = str(Path(desktopgen.__file__).parents[1])
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": root})
+    for _ in range(3):
+        assert proc.stdout.readline().strip() == "frame", proc.stderr.read()
+    assert [p.name for p in tmp_path.iterdir()][0].startswith(".race.")  # the temp file, mid-write
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert list(tmp_path.iterdir()) == []

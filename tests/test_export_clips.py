@@ -155,3 +155,36 @@ def test_huge_gif_is_refused_up_front(tmp_path):
         export_clip(tmp_path / "huge.gif", race_sides(), opts)
     export_clip(tmp_path / "huge.mp4", race_sides(), opts).close()  # MP4 streams: allowed
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_cancel_after_the_final_encode_leaves_no_file(tmp_path, suffix):
+    """The last yield comes after the encode and before the publish: a cancel there writes nothing,
+    and no yield follows a published file (the GUI would say 'cancelled' about a written one)."""
+    target = tmp_path / f"c{suffix}"
+    gen = export_clip(target, race_sides(), ClipOptions(fps=4, size=32, seconds=1, hold=0))
+    done, total = list(gen)[-1]
+    assert done == total and target.exists()  # iterated to the end: published
+    target.unlink()
+    gen = export_clip(target, race_sides(), ClipOptions(fps=4, size=32, seconds=1, hold=0))
+    for done, total in gen:
+        if done == total:
+            gen.close()
+            break
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clip_created_meanwhile_is_kept(tmp_path):
+    """The target is checked at the start; a file appearing during the encode is not replaced."""
+    target = tmp_path / "r.gif"
+    gen = export_clip(target, race_sides(), ClipOptions(fps=4, size=32, seconds=1, hold=0))
+    next(gen)
+    target.write_bytes(b"someone else's")
+    with pytest.raises(ExportError, match="appeared while writing"):
+        for _ in gen:
+            pass
+    assert target.read_bytes() == b"someone else's" and [p.name for p in tmp_path.iterdir()] == ["r.gif"]
+    # with overwrite it is replaced, as asked
+    gen = export_clip(target, race_sides(), ClipOptions(fps=4, size=32, seconds=1, hold=0), overwrite=True)
+    list(gen)
+    assert target.read_bytes()[:3] == b"GIF"

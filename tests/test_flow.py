@@ -201,3 +201,12 @@ def test_tiny_training_runs_and_the_checkpoint_samples(tmp_path, monkeypatch):
         family="diffusion", sampler="few-step", steps=2, batch=2)))
     assert result.images.shape == (2, 28, 28)
     assert cli.build_parser().parse_args(["train", "flow", "--out", "x"]).model == "flow"
+
+
+@pytest.mark.parametrize("arch", ["shortcut_unet", "inpaint_unet"])
+def test_parameter_count_from_the_config_equals_the_built_network(arch):
+    checked = nets.check_config(arch, TINY)
+    built = nets.build(arch, TINY)
+    assert nets.parameter_count(arch, checked) == sum(p.numel() for p in built.parameters())
+    with pytest.raises(nets.ConfigError, match="unknown"):
+        nets.check_config(arch, {"kernels": 3})

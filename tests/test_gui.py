@@ -14,8 +14,17 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
 
+from desktopgen.core import samplers
 from desktopgen.gui import options
 from desktopgen.gui.app import create_window
 from desktopgen.gui.canvas import Canvas, compose, grid_shape
@@ -46,11 +55,11 @@ def settings_file(tmp_path, monkeypatch):
 def window(qtbot, settings_file):
     win = create_window(device="cpu", settings=QSettings(str(settings_file), QSettings.IniFormat))
     qtbot.addWidget(win)
-    win.seed_lock.setChecked(True)
-    win.seed_spin.setValue(7)
-    win.batch_spin.setValue(1)
-    win.class_combo.setCurrentIndex(8)  # sneaker
-    win.steps_spin["diffusion"].setValue(4)
+    win.controls.seed_lock.setChecked(True)
+    win.controls.seed_spin.setValue(7)
+    win.controls.batch_spin.setValue(1)
+    win.controls.class_combo.setCurrentIndex(8)  # sneaker
+    win.controls.steps_spin["diffusion"].setValue(4)
     with qtbot.waitSignal(win.firstPainted, timeout=10_000):
         win.show()
     yield win
@@ -80,32 +89,59 @@ def test_window_module_does_not_import_torch():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_gui_defaults_match_the_engine():
-    from desktopgen import sampling
+def test_gui_samplers_defaults_and_ranges_come_from_the_table(qtbot):
     from desktopgen.core import checkpoints
+    from desktopgen.gui.controls import ControlPanel
 
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
     for family in ("diffusion", "ar"):
-        assert set(options.SAMPLERS[family]) == set(sampling.SAMPLERS[family])
-        for k, v in sampling.DEFAULTS[family].items():
-            assert options.DEFAULTS[family][k] == v
+        combo = panel.sampler_combo[family]
+        table = samplers.samplers_for(family)
+        assert [combo.itemData(i) for i in range(combo.count())] == [s.name for s in table]
+        assert [combo.itemText(i) for i in range(combo.count())] == [s.label for s in table]
+        for i, spec in enumerate(table):
+            combo.setCurrentIndex(i)
+            steps, guidance = panel.steps_spin[family], panel.guidance_spin[family]
+            assert (steps.minimum(), steps.maximum()) == (spec.steps_range.lo, spec.steps_range.hi)
+            assert (guidance.minimum(), guidance.maximum()) == (spec.guidance_range.lo,
+                                                                spec.guidance_range.hi)
+            assert combo.toolTip() == spec.help
+        default = samplers.default_sampler(family)
+        assert options.DEFAULT_MODELS[family] == default.default_model
         assert options.DEFAULT_MODELS[family] == checkpoints.DEFAULT_MODELS[family]
-        assert options.list_models(family)[0] == checkpoints.DEFAULT_MODELS[family]
+        assert options.list_models(family)[0] == default.default_model
+    fresh = ControlPanel()  # a new panel shows each family's default row
+    qtbot.addWidget(fresh)
+    for family in ("diffusion", "ar"):
+        spec = samplers.default_sampler(family)
+        assert fresh.sampler_combo[family].currentData() == spec.name
+        assert fresh.guidance_spin[family].value() == spec.guidance
+        assert fresh.steps_spin[family].value() == (spec.steps or spec.steps_range.hi)
+        req = fresh.request_for(family)
+        assert req.steps == spec.steps and req.guidance == spec.guidance
+    ar = samplers.default_sampler("ar")
+    assert fresh.temperature_spin.value() == ar.temperature
+    assert (fresh.temperature_spin.minimum(), fresh.temperature_spin.maximum()) == (
+        ar.temperature_range.lo, ar.temperature_range.hi)
+    assert not fresh.steps_spin["ar"].isEnabled()  # fixed by the model
 
 
 def test_launch_has_the_named_widgets(window):
     assert window.objectName() == "mainWindow"
     expected = {"diffusionCanvas": Canvas, "arCanvas": Canvas, "generateButton": QPushButton,
-                "cancelButton": QPushButton, "classCombo": QComboBox, "seedSpin": QSpinBox,
+                "cancelButton": QPushButton, "classCombo": QComboBox, "seedSpin": QAbstractSpinBox,
                 "batchSpin": QSpinBox, "diffusionSamplerCombo": QComboBox,
                 "diffusionStepsSpin": QSpinBox, "arSamplerCombo": QComboBox,
                 "timelineSlider": QSlider}
     for name, cls in expected.items():
         assert window.findChild(cls, name) is not None, name
     assert window.findChild(QWidget, "telemetryPlots") is not None  # built right after the first paint
-    assert window.class_combo.count() == 11
-    assert window.sampler_combo["diffusion"].currentData() == options.DEFAULTS["diffusion"]["sampler"]
+    assert window.controls.class_combo.count() == 11
+    default = samplers.default_sampler("diffusion").name
+    assert window.controls.sampler_combo["diffusion"].currentData() == default
     for w in window.findChildren(QWidget):  # every control explains itself
-        if isinstance(w, (QPushButton, QComboBox, QSpinBox, QSlider)) and w.objectName():
+        if isinstance(w, (QPushButton, QComboBox, QAbstractSpinBox, QSlider)) and w.objectName():
             assert w.toolTip(), w.objectName()
     keys = {a.text(): [s.toString() for s in a.shortcuts()] for a in window.actions()}
     assert "Ctrl+Return" in keys["&Generate both"] and "Ctrl+Enter" in keys["&Generate both"]
@@ -114,7 +150,7 @@ def test_launch_has_the_named_widgets(window):
 
 def test_generate_both_sides_plots_and_timeline(qtbot, window):
     with qtbot.waitSignal(window.allIdle, timeout=RUN_TIMEOUT_MS):
-        qtbot.mouseClick(window.generate_button, Qt.LeftButton)
+        qtbot.mouseClick(window.controls.generate_button, Qt.LeftButton)
     res = window.current_results()
     for family, steps in (("diffusion", 4), ("ar", 784)):
         r = res[family]["result"]
@@ -127,30 +163,40 @@ def test_generate_both_sides_plots_and_timeline(qtbot, window):
         assert window.findChild(QProgressBar, f"{family}Progress").value() == steps
     assert window.canvases["ar"].frames() is not None and window.canvases["ar"].frames().any()
     assert "CPU" in window.device_label.text()
+    assert window.statusBar().currentMessage().startswith("Done.")
+    # progress as % of each run by default: both curves end at 100; as steps: 4 and 784
+    plots = window.plots
+    assert plots.progress_mode() == "fraction"
+    for family in ("diffusion", "ar"):
+        assert plots.steps.curves[(family, "progress")].getData()[1][-1] == 100
+    plots.set_progress_mode("steps")
+    for family, steps in (("diffusion", 4), ("ar", 784)):
+        assert plots.steps.curves[(family, "progress")].getData()[1][-1] == steps
+    assert plots.memory_note.isVisible() and "same" in plots.memory_note.text()  # one process
     # the timeline replays both runs
-    assert window.timeline_slider.isEnabled()
-    window.timeline_slider.setValue(500)
+    assert window.timeline.slider.isEnabled()
+    window.timeline.slider.setValue(500)
     assert window.canvases["ar"]._position is not None and 300 < window.canvases["ar"]._position < 500
-    assert "step" in window.timeline_label.text()
+    assert "step" in window.timeline.label.text()
     # the diffusion canvas shows the predicted clean image or the noisy sample, as toggled
-    window.timeline_slider.setValue(250)
+    window.timeline.slider.setValue(250)
     _, _, noisy, clean, _ = window.sides["diffusion"].trace.frame_at(0.25)
-    window.view_combo.setCurrentIndex(1)
+    window.controls.view_combo.setCurrentIndex(1)
     assert np.array_equal(window.canvases["diffusion"].frames(), noisy)
-    window.view_combo.setCurrentIndex(0)
+    window.controls.view_combo.setCurrentIndex(0)
     assert np.array_equal(window.canvases["diffusion"].frames(), clean)
-    window.align_combo.setCurrentIndex(1)  # by wall time
-    window.timeline_slider.setValue(0)
-    assert "t = 0.00 s" in window.timeline_label.text()
+    window.timeline.align_combo.setCurrentIndex(1)  # by wall time
+    window.timeline.slider.setValue(0)
+    assert "t = 0.00 s" in window.timeline.label.text()
 
 
 def test_cancel_stops_both_sides_within_a_second(qtbot, window):
-    window.steps_spin["diffusion"].setValue(1000)
+    window.controls.steps_spin["diffusion"].setValue(1000)
     window.generate()
     wait_steps(qtbot, window, "diffusion", 2)
     wait_steps(qtbot, window, "ar", 5)
     t0 = time.perf_counter()
-    window.cancel_button.click()
+    window.controls.cancel_button.click()
     wait_idle(qtbot, window, timeout=10_000)
     took = time.perf_counter() - t0
     assert took < 1.0, f"cancel took {took:.2f} s"
@@ -158,37 +204,41 @@ def test_cancel_stops_both_sides_within_a_second(qtbot, window):
         r = window.current_results()[family]["result"]
         assert r is not None and not r.completed
         assert "cancelled" in window.progress[family].format()
+    for family in ("diffusion", "ar"):  # partial images: no time per image, and no "Done."
+        assert "per image" not in window.figures[family].text()
+        assert "cancelled" in window.figures[family].text()
+    assert window.statusBar().currentMessage().startswith("Cancelled")
     n_ar = window.plots.count("ar")
     qtbot.wait(300)
     assert window.plots.count("ar") == n_ar  # no stale events after the cancel
 
 
 def test_close_during_a_run_leaves_no_thread(qtbot, window):
-    window.steps_spin["diffusion"].setValue(1000)
+    window.controls.steps_spin["diffusion"].setValue(1000)
     window.generate()
     wait_steps(qtbot, window, "ar", 3)
     t0 = time.perf_counter()
     window.close()
     assert time.perf_counter() - t0 < 5
     assert not running_threads()
-    assert not window.threads
+    assert not window.runner.threads
 
 
 def test_settings_round_trip(qtbot, settings_file):
     settings = QSettings(str(settings_file), QSettings.IniFormat)
     win = create_window(device="cpu", settings=settings)
     qtbot.addWidget(win)
-    win.class_combo.setCurrentIndex(3)
-    win.seed_spin.setValue(12345)
-    win.seed_lock.setChecked(True)
-    win.batch_spin.setValue(16)
-    win.sequential_check.setChecked(True)
-    win.sampler_combo["diffusion"].setCurrentIndex(win.sampler_combo["diffusion"].findData("ddim"))
-    win.steps_spin["diffusion"].setValue(33)
-    win.guidance_spin["ar"].setValue(2.25)
-    win.temperature_spin.setValue(0.85)
-    win.topk_spin.setValue(40)
-    win.view_combo.setCurrentIndex(1)
+    win.controls.class_combo.setCurrentIndex(3)
+    win.controls.seed_spin.setValue(12345)
+    win.controls.seed_lock.setChecked(True)
+    win.controls.batch_spin.setValue(16)
+    win.controls.sequential_check.setChecked(True)
+    win.controls.sampler_combo["diffusion"].setCurrentIndex(win.controls.sampler_combo["diffusion"].findData("ddim"))
+    win.controls.steps_spin["diffusion"].setValue(33)
+    win.controls.guidance_spin["ar"].setValue(2.25)
+    win.controls.temperature_spin.setValue(0.85)
+    win.controls.topk_spin.setValue(40)
+    win.controls.view_combo.setCurrentIndex(1)
     win.show()
     qtbot.waitExposed(win)
     win.resize(1111, 777)
@@ -199,14 +249,15 @@ def test_settings_round_trip(qtbot, settings_file):
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
-    assert again.class_combo.currentIndex() == 3
-    assert again.seed_spin.value() == 12345 and again.seed_lock.isChecked()
-    assert again.batch_spin.value() == 16 and again.sequential_check.isChecked()
-    assert again.sampler_combo["diffusion"].currentData() == "ddim"
-    assert again.steps_spin["diffusion"].value() == 33
-    assert again.guidance_spin["ar"].value() == pytest.approx(2.25)
-    assert again.temperature_spin.value() == pytest.approx(0.85) and again.topk_spin.value() == 40
-    assert again.view_combo.currentData() == "noisy"
+    assert again.controls.class_combo.currentIndex() == 3
+    assert again.controls.seed_spin.value() == 12345 and again.controls.seed_lock.isChecked()
+    assert again.controls.batch_spin.value() == 16 and again.controls.sequential_check.isChecked()
+    assert again.controls.sampler_combo["diffusion"].currentData() == "ddim"
+    assert again.controls.steps_spin["diffusion"].value() == 33
+    assert again.controls.guidance_spin["ar"].value() == pytest.approx(2.25)
+    assert again.controls.temperature_spin.value() == pytest.approx(0.85)
+    assert again.controls.topk_spin.value() == 40
+    assert again.controls.view_combo.currentData() == "noisy"
     # the offscreen screen is 800x600, so restoreGeometry clamps the size: check what was stored
     stored = QSettings(str(settings_file), QSettings.IniFormat).value("window/geometry")
     assert stored is not None and len(bytes(stored)) > 0
@@ -214,7 +265,7 @@ def test_settings_round_trip(qtbot, settings_file):
 
 
 def test_worker_error_is_shown_and_recovered_from(qtbot, window):
-    combo = window.model_combo["ar"]
+    combo = window.controls.model_combo["ar"]
     combo.addItem("no-such-model")
     combo.setCurrentText("no-such-model")
     with qtbot.waitSignal(window.allIdle, timeout=RUN_TIMEOUT_MS):
@@ -234,17 +285,22 @@ def test_worker_error_is_shown_and_recovered_from(qtbot, window):
 
 
 def test_one_at_a_time_runs_the_sides_in_sequence(qtbot, window):
-    window.sequential_check.setChecked(True)
-    order = []
-    window.runFinished.connect(order.append)
+    """Every diffusion step, then diffusion's end, then the first AR step: recorded as they come."""
+    window.controls.sequential_check.setChecked(True)
+    window.controls.steps_spin["diffusion"].setValue(20)  # long enough to overlap if it could
+    log = []
+    window.runner.stepped.connect(lambda ev: log.append(("step", ev.family)))
+    window.runner.sideStarted.connect(lambda f: log.append(("start", f)))
+    window.runFinished.connect(lambda f: log.append(("end", f)))
     window.generate()
     assert window.sides["diffusion"].running and not window.sides["ar"].running
-    qtbot.waitUntil(lambda: order == ["diffusion"], timeout=120_000)
     wait_steps(qtbot, window, "ar", 3)
-    ar_first = window.sides["ar"].trace.elapsed[0]
-    assert window.sides["ar"].running and ar_first < 5  # AR started after diffusion ended
     window.cancel()
     wait_idle(qtbot, window, timeout=10_000)
+    end_d = log.index(("end", "diffusion"))
+    assert log[0] == ("start", "diffusion") and log.index(("start", "ar")) == end_d + 1
+    assert log[:end_d].count(("step", "diffusion")) == 20 and ("step", "ar") not in log[:end_d]
+    assert ("step", "diffusion") not in log[end_d:]
 
 
 def test_start_inpaint_sends_source_and_mask_to_both(qtbot, window):
@@ -314,3 +370,30 @@ def test_export_and_open_actions_are_wired(window):
     assert "&Export image…" in texts and "Export process &clip…" in texts and "&Open image…" in texts
     window.export()  # nothing generated yet: a message, no dialog
     assert "generate first" in window.statusBar().currentMessage()
+
+
+def test_cancel_at_once_while_the_workers_load_ends_the_run(qtbot, window):
+    """Generate then Esc at once, before the workers have loaded: the window goes idle."""
+    assert not window.runner.is_loaded()  # the warm-up has only just been queued
+    window.generate()
+    window.cancel()
+    with qtbot.waitSignal(window.allIdle, timeout=60_000):
+        pass
+    assert not window.is_running() and not window.controls.cancel_button.isEnabled()
+    for family in ("diffusion", "ar"):
+        assert "cancelled" in window.progress[family].format()
+        assert window.current_results()[family]["result"] is None  # nothing was made
+
+
+def test_title_names_the_app_once(window):
+    """Qt appends the application's display name to the title bar: the title must not repeat it."""
+    from desktopgen.gui.app import APP  # create_app() sets it as the display name
+
+    shown = f"{window.windowTitle()} — {APP}"
+    assert shown.count("DesktopGen") == 1, shown
+
+
+def test_samples_are_numbered_from_one(qtbot, window):
+    assert window.controls.first_spin.value() == 1 and window.controls.first_spin.minimum() == 1
+    assert window.request_for("diffusion").first_index == 0
+    assert "sample 1" in window.menus.send_actions["ar"].text()

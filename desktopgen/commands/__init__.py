@@ -2,7 +2,9 @@
 `register(subparsers)` (add its parser(s)) and `run(args) -> int` (exit status).
 
 `desktopgen.cli` discovers them at start-up, so adding a subcommand needs no edit of cli.py.
-Modules whose name starts with "_" are helpers, not subcommands."""
+Modules whose name starts with "_" are helpers, not subcommands: `_args` (one-line usage errors,
+number ranges that refuse NaN, the shared options, the output-path check), `_clipargs` (clip
+options) and `_progress` (tqdm bars). Subcommands import those, never desktopgen.cli."""
 
 from __future__ import annotations
 

@@ -12,11 +12,19 @@ import sys
 import time
 from pathlib import Path
 
+from desktopgen.commands._args import (
+    UsageError,
+    add_class_arg,
+    add_device_arg,
+    add_seed_arg,
+    check_out,
+    number,
+)
+
 MAX_IMAGES = 10_000
 
 
 def register(subparsers) -> None:
-    from desktopgen.cli import CLASS_NAMES, _positive
     from desktopgen.sampling.masks import PRESETS
 
     p = subparsers.add_parser("inpaint", help="fill a masked hole of an image with either family")
@@ -28,68 +36,40 @@ def register(subparsers) -> None:
                    help=f"a preset ({', '.join(PRESETS)}) or a mask image (light = generate, dark = keep)")
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="--image: invert to light-on-dark (auto: when its border is light)")
-    p.add_argument("--class", dest="class_label", type=_positive(int, 0, 9, "class"), default=None,
-                   help="steer the fill to a class (default: any): "
-                   + ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES)))
-    p.add_argument("--seed", type=_positive(int, 0, 2**63 - 1, "seed"), default=0)
-    p.add_argument("--n", type=_positive(int, 1, 256, "n"), default=1,
+    add_class_arg(p, "steer the fill to a class (default: any): ")
+    add_seed_arg(p)
+    p.add_argument("--n", type=number(int, 1, 256, "n"), default=1,
                    help="--image: how many different fills to make")
-    p.add_argument("--resample", type=_positive(int, 1, 20, "resample"), default=1,
+    p.add_argument("--resample", type=number(int, 1, 20, "resample"), default=1,
                    help="diffusion: RePaint resamplings per step (1 = none; 5-10 harmonise better)")
-    p.add_argument("--jump", type=_positive(int, 1, 50, "jump"), default=1,
+    p.add_argument("--jump", type=number(int, 1, 50, "jump"), default=1,
                    help="diffusion: RePaint jump length")
     p.add_argument("--model", default="", help="model folder name under models/ or a path")
     p.add_argument("--sampler", default="", help="diffusion: ddpm, ddim, dpmpp-2m")
-    p.add_argument("--steps", type=_positive(int, 1, 1000, "steps"), default=0)
-    p.add_argument("--guidance", type=_positive(float, 0, 20, "guidance"), default=None,
+    p.add_argument("--steps", type=number(int, 1, 1000, "steps"), default=0)
+    p.add_argument("--guidance", type=number(float, 0, 20, "guidance"), default=None,
                    help="with --class: guidance scale (default: the family's)")
-    p.add_argument("--batch", type=_positive(int, 1, 256, "batch"), default=64)
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--batch", type=number(int, 1, 256, "batch"), default=64)
+    add_device_arg(p)
     p.add_argument("--out", required=True, help=".png (grid of results, recipe embedded) or .npz")
     p.add_argument("--overwrite", action="store_true")
 
 
-def _check_out(path: str, overwrite: bool) -> Path:
-    from desktopgen.cli import check_out
-
-    return check_out(path, (".png", ".npz"), overwrite)
-
-
 def load_npz_images(path: str):
-    """The `images` array of an .npz as (N, 28, 28) uint8, or a ValueError saying what is wrong."""
-    import zipfile
+    """The `images` array of an .npz as (N, 28, 28) uint8 (see desktopgen.data.arrays)."""
+    from desktopgen.data.arrays import load_images
 
-    import numpy as np
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{path} is not a file")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            if "images" not in z.files:
-                found = ", ".join(z.files) or "nothing"
-                raise ValueError(f"{p.name} has no `images` array (it has: {found})")
-            a = z["images"]
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{p.name} is not a readable .npz ({e})") from None
-    if a.ndim != 3 or a.shape[1:] != (28, 28) or not 1 <= len(a) <= MAX_IMAGES:
-        raise ValueError(f"`images` in {p.name} must be (N, 28, 28) with 1 <= N <= {MAX_IMAGES}, "
-                         f"not {a.shape}")
-    if a.dtype != np.uint8:
-        if not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() > 255:
-            raise ValueError(f"`images` in {p.name} must be uint8 (0..255), not {a.dtype}")
-        a = a.astype(np.uint8)
-    return a
+    return load_images(path, "images", MAX_IMAGES)
 
 
 def run(a: argparse.Namespace) -> int:
     import numpy as np
 
-    from desktopgen.cli import UsageError
+    from desktopgen.data.arrays import ArrayImportError
     from desktopgen.data.images import ImageImportError, load_image
     from desktopgen.sampling import masks
 
-    out = _check_out(a.out, a.overwrite)
+    out = check_out(a.out, (".png", ".npz"), a.overwrite)
     try:
         if a.mask in masks.PRESETS:
             mask = masks.preset(a.mask, a.seed)
@@ -106,12 +86,13 @@ def run(a: argparse.Namespace) -> int:
             sources = load_npz_images(a.images)
     except (ImageImportError, masks.MaskError) as e:
         raise UsageError(str(e)) from None
-    except ValueError as e:
+    except ArrayImportError as e:
         raise UsageError(f"--images: {e}") from None
     if note:
         print(f"note: {note}", file=sys.stderr)
 
     from desktopgen import sampling
+    from desktopgen.commands import _progress
     from desktopgen.core.device import device_name, pick_device
     from desktopgen.core.requests import MAX_BATCH, SampleRequest
     from desktopgen.export.images import save_grid_png, save_npz
@@ -129,22 +110,22 @@ def run(a: argparse.Namespace) -> int:
     base = sampling.with_defaults(base.with_(source=masks.as_grid(sources[0]), mask=masks.as_grid(mask)))
     single = a.image is not None
     results, t0, n = [], time.perf_counter(), len(sources)
-    for start in range(0, n, a.batch):
-        chunk = sources[start : start + a.batch]
-        req = base.with_(batch=len(chunk), first_index=start,
-                         source=base.source if single else masks.as_grid(chunk))
-        results.append(sampling.run_to_end(sampling.sample(model, req, dev, preview_every=0)).images)
-        done = start + len(chunk)
-        el = time.perf_counter() - t0
-        print(f"\r{done}/{n} images, {el:.1f}s", end="" if done < n else "\n", file=sys.stderr, flush=True)
+    with _progress.bar(-(-n // a.batch) * base.steps, f"inpainting {n} images") as bar:
+        for start in range(0, n, a.batch):
+            chunk = sources[start : start + a.batch]
+            req = base.with_(batch=len(chunk), first_index=start,
+                             source=base.source if single else masks.as_grid(chunk))
+            gen = sampling.sample(model, req, dev, preview_every=0)
+            results.append(sampling.run_to_end(gen, _progress.on_step(bar)).images)
     images = np.concatenate(results)
     if out.suffix.lower() == ".npz":
-        save_npz(out, images=images, masks=np.broadcast_to(mask, images.shape).copy(),
+        save_npz(out, overwrite=a.overwrite, images=images, masks=np.broadcast_to(mask, images.shape).copy(),
                  sources=np.ascontiguousarray(sources))
     elif single:
-        save_grid_png(out, images, base.with_(batch=n))
+        save_grid_png(out, images, base.with_(batch=n), overwrite=a.overwrite)
     else:  # one recipe per image would be huge: record the inputs instead (batch stays a valid size)
         save_grid_png(out, images, base.with_(batch=min(n, MAX_BATCH), source=None, mask=None),
-                      extra={"inpaint": {"images": str(a.images), "mask": a.mask}})
+                      extra={"inpaint": {"images": str(a.images), "mask": a.mask}, "n": n},
+                      overwrite=a.overwrite)
     print(f"wrote {out}: {n} inpainted images in {time.perf_counter() - t0:.1f}s on {device_name(dev)}")
     return 0

@@ -10,25 +10,32 @@ from __future__ import annotations
 import argparse
 import sys
 
+from desktopgen.commands._args import (
+    UsageError,
+    add_class_arg,
+    add_device_arg,
+    add_seed_arg,
+    check_distinct,
+    check_out,
+    number,
+)
+from desktopgen.commands._clipargs import add_clip_args, check_clip_path, clip_options
+
 
 def register(subparsers) -> None:
-    from desktopgen.cli import CLASS_NAMES, _positive
-    from desktopgen.commands._clipargs import add_clip_args
-
     p = subparsers.add_parser("race", help="both families on one class/seed, as a side-by-side clip")
-    p.add_argument("--class", dest="class_label", type=_positive(int, 0, 9, "class"), default=None,
-                   help="0..9: " + ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES)))
-    p.add_argument("--seed", type=_positive(int, 0, 2**63 - 1, "seed"), default=0)
-    p.add_argument("--batch", type=_positive(int, 1, 64, "batch"), default=1)
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    add_class_arg(p)
+    add_seed_arg(p)
+    p.add_argument("--batch", type=number(int, 1, 64, "batch"), default=1)
+    add_device_arg(p)
     p.add_argument("--diffusion-model", default="")
     p.add_argument("--diffusion-sampler", default="", help="ddpm, ddim, dpmpp-2m")
-    p.add_argument("--diffusion-steps", type=_positive(int, 1, 1000, "diffusion-steps"), default=0)
-    p.add_argument("--diffusion-guidance", type=_positive(float, 0, 20, "guidance"), default=-1.0)
+    p.add_argument("--diffusion-steps", type=number(int, 1, 1000, "diffusion-steps"), default=0)
+    p.add_argument("--diffusion-guidance", type=number(float, 0, 20, "guidance"), default=-1.0)
     p.add_argument("--ar-model", default="")
-    p.add_argument("--ar-guidance", type=_positive(float, 0, 20, "guidance"), default=-1.0)
-    p.add_argument("--temperature", type=_positive(float, 0.05, 5, "temperature"), default=1.0)
-    p.add_argument("--top-k", type=_positive(int, 0, 256, "top-k"), default=0)
+    p.add_argument("--ar-guidance", type=number(float, 0, 20, "guidance"), default=-1.0)
+    p.add_argument("--temperature", type=number(float, 0.05, 5, "temperature"), default=1.0)
+    p.add_argument("--top-k", type=number(int, 0, 256, "top-k"), default=0)
     p.add_argument("--clip", required=True, help="race clip: .mp4, .gif or .webp")
     p.add_argument("--out", default=None, help="also write both results side by side as .png")
     add_clip_args(p)
@@ -36,19 +43,19 @@ def register(subparsers) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from desktopgen.cli import UsageError, check_out
-    from desktopgen.commands._clipargs import check_clip_path, clip_options, progress_printer
     from desktopgen.export.images import IMAGE_FORMATS
 
     clip = check_clip_path(a.clip, a.overwrite)
     out = None
     if a.out:
         out = check_out(a.out, IMAGE_FORMATS, a.overwrite)
+        check_distinct(clip=clip, out=out)
     opts = clip_options(a)
     if opts.index is not None and opts.index >= a.batch:
         raise UsageError(f"--clip-sample {opts.index} is not in a batch of {a.batch}")
 
     from desktopgen import sampling
+    from desktopgen.commands import _progress
     from desktopgen.core.device import pick_device
     from desktopgen.core.requests import SampleRequest
     from desktopgen.export.clips import ClipSide, write_clip_now
@@ -67,13 +74,14 @@ def run(a: argparse.Namespace) -> int:
     for family, req in wanted.items():
         model, card = sampling.load(family, req.model, dev, sampler=req.sampler)
         req = req.with_(model=card["name"], model_sha256=card["sha256"])
-        req, result, trace = record(model, req, dev)
+        with _progress.bar(sampling.with_defaults(req).steps, family) as bar:
+            req, result, trace = record(model, req, dev, on_event=_progress.on_step(bar))
         runs[family] = (req, result, trace)
         print(f"{family}: {req.sampler} {req.steps} steps in {result.elapsed:.2f}s on {result.device}, "
               f"peak {result.peak_memory / 2**20:.0f} MiB ({result.mem_kind})", file=sys.stderr)
         del model
     sides = [ClipSide.of(trace, req) for req, _, trace in runs.values()]
-    write_clip_now(clip, sides, opts, a.overwrite, progress=progress_printer(f"writing {clip.name}"))
+    write_clip_now(clip, sides, opts, a.overwrite, progress=_progress.on_frames(f"writing {clip.name}"))
     print(f"wrote {clip} (aligned by {opts.align})")
     if out is not None:
         export_image(out, {f: (req, res) for f, (req, res, _) in runs.items()}, size=opts.size,

@@ -1,14 +1,13 @@
 """Process clips: one side's generation, or both sides racing, as MP4 (H.264), GIF or WebP.
 
 A clip is built from one or two RunTraces. Writing is a generator that yields (frames done, total)
-so a GUI job can show progress and cancel: closing the generator (or any error) removes the
-temporary file, and the target only ever appears complete, by rename."""
+so a GUI job can show progress and cancel: closing the generator (or any error, or SIGTERM in the
+CLI) removes the temporary file, and the target only ever appears complete (desktopgen.core.atomic);
+the last yield comes before the file is published, so a cancel never follows a written file."""
 
 from __future__ import annotations
 
 import bisect
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from desktopgen.core import atomic
 from desktopgen.core.trace import RunTrace
 from desktopgen.export import composite
 from desktopgen.export.images import ExportError, check_target
@@ -151,24 +151,28 @@ def _one_palette(frames: list[Image.Image]) -> list[Image.Image]:
     return [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
 
 
-def write_clip(path, frames: Iterator[np.ndarray], total: int, fps: int) -> Iterator[tuple[int, int]]:
-    """Write frames to `path` (format from its suffix), yielding (done, total) after each frame.
-    Nothing appears at `path` until the file is complete; cancelling leaves nothing behind."""
+def write_clip(path, frames: Iterator[np.ndarray], total: int, fps: int,
+               overwrite: bool = False) -> Iterator[tuple[int, int]]:
+    """Write frames to `path` (format from its suffix), yielding (done, total + 1) after each frame
+    and once more when encoded, just before the file is published: closing the generator at any
+    yield (cancel) leaves nothing behind, and no yield comes after the file appears. Without
+    `overwrite` the publish never replaces a file, even one created while encoding."""
     path = Path(path)
     suffix = path.suffix.lower()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
+    if suffix not in CLIP_FORMATS:
+        raise ExportError(f"unknown clip format {suffix!r}")
+    tmp = atomic.new_temp(path)
     writer = None
     try:
         pil_frames: list[Image.Image] = []
         if suffix == ".mp4":
-            writer = _mp4_writer(tmp, fps)
+            writer = _mp4_writer(str(tmp), fps)
         for i, frame in enumerate(frames):
             if writer is not None:
                 writer.append_data(frame)
             else:  # GIF / WebP: Pillow writes all frames at once at the end
                 pil_frames.append(Image.fromarray(frame, mode="RGB"))
-            yield i + 1, total + 1  # the last unit is the final encode / rename
+            yield i + 1, total + 1  # the last unit is the final encode
         if writer is not None:
             writer.close()
             writer = None
@@ -176,22 +180,25 @@ def write_clip(path, frames: Iterator[np.ndarray], total: int, fps: int) -> Iter
             pil_frames = _one_palette(pil_frames)
             pil_frames[0].save(tmp, format="GIF", save_all=True, append_images=pil_frames[1:],
                                duration=round(1000 / fps), loop=0)
-        elif suffix == ".webp":
+        else:
             pil_frames[0].save(tmp, format="WEBP", save_all=True, append_images=pil_frames[1:],
                                duration=round(1000 / fps), loop=0, lossless=False, quality=90, method=4)
-        else:
-            raise ExportError(f"unknown clip format {suffix!r}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        yield total + 1, total + 1
-    except BaseException:  # GeneratorExit (cancel) included: no half-written file survives
+        del pil_frames
+        yield total + 1, total + 1  # encoded; a cancel here still leaves nothing
+    except BaseException as e:  # GeneratorExit (cancel) and SystemExit (SIGTERM) included
         if writer is not None:
             try:
                 writer.close()
             except Exception:
                 pass
-        Path(tmp).unlink(missing_ok=True)
+        atomic.discard(tmp)
+        if isinstance(e, OSError) and not isinstance(e, (ExportError, atomic.WriteError)):
+            raise atomic.WriteError(e.errno, f"cannot write {path}: {e.strerror or e}") from e
         raise
+    try:
+        atomic.publish(tmp, path, overwrite)
+    except atomic.TargetExistsError as e:
+        raise ExportError(str(e)) from None
 
 
 def export_clip(path, sides: list[ClipSide], opts: ClipOptions = ClipOptions(),
@@ -209,7 +216,7 @@ def export_clip(path, sides: list[ClipSide], opts: ClipOptions = ClipOptions(),
         if need > MAX_HELD_BYTES:
             raise ExportError(f"a {path.suffix[1:].upper()} this long and large needs {need / 2**30:.1f} GiB "
                               "of memory to encode: lower the size, frame rate or duration, or choose MP4")
-    return write_clip(path, iter_frames(sides, opts), frame_count(sides, opts), opts.fps)
+    return write_clip(path, iter_frames(sides, opts), frame_count(sides, opts), opts.fps, overwrite)
 
 
 def write_clip_now(path, sides: list[ClipSide], opts: ClipOptions = ClipOptions(), overwrite: bool = False,

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from desktopgen.export.images import grid, upscale
+from desktopgen.export.pixels import grid, upscale
 
 BACKGROUND = (24, 24, 28)
 TEXT = (236, 236, 236)

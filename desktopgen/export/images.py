@@ -1,4 +1,4 @@
-"""Image grids and arrays, written atomically (temp file + rename), PNGs with the recipe as JSON.
+"""Image grids and arrays, written atomically (desktopgen.core.atomic), with the recipe as JSON.
 
 `export_image` is the user-facing image export (one side or both, one sample or the batch grid,
 PNG / WebP / JPEG, nearest-neighbour upscaled); `save_grid_png` / `save_npz` serve the CLI."""
@@ -6,15 +6,19 @@ PNG / WebP / JPEG, nearest-neighbour upscaled); `save_grid_png` / `save_npz` ser
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin
 
 from desktopgen import __version__
+from desktopgen.core import atomic
+from desktopgen.export import composite
+from desktopgen.export.pixels import grid, scale_for, upscale
+
+__all__ = ["ExportError", "check_target", "grid", "upscale", "export_image", "save_grid_png", "save_npz",
+           "recipe_meta", "single_request", "atomic_write"]
 
 RECIPE_KEY = "desktopgen"  # PNG text chunk holding the request as JSON
 EXIF_DESCRIPTION = 0x010E  # ImageDescription: where WebP / JPEG carry the recipe (no PNG text chunks)
@@ -46,51 +50,30 @@ def check_target(path, suffixes, overwrite: bool = False) -> Path:
     return path
 
 
-def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, pad_value: int = 0) -> np.ndarray:
-    """(N, H, W) uint8 -> one (rows*(H+pad)+pad, cols*(W+pad)+pad) uint8 image."""
-    n, h, w = images.shape
-    cols = cols or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), pad_value, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, cols)
-        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = im
-    return out
-
-
-def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour upscale, so pixels stay crisp."""
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1) if factor > 1 else image
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), then rename over `path`; nothing half-written is ever left."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+def atomic_write(path, write, overwrite: bool = False, cancelled=None) -> Path:
+    """Call write(tmp_path), then publish it as `path` (see desktopgen.core.atomic): nothing
+    half-written is ever left, and without `overwrite` no existing file is ever replaced."""
     try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return atomic.atomic_write(path, write, overwrite, cancelled)
+    except atomic.TargetExistsError as e:
+        raise ExportError(str(e)) from None
 
 
-def save_grid_png(path, images: np.ndarray, request=None, scale: int = 2, extra: dict | None = None):
-    info = PngImagePlugin.PngInfo()
-    if request is not None:
-        meta = {"request": request.to_dict(), "app_version": __version__, **(extra or {})}
-        info.add_text(RECIPE_KEY, json.dumps(meta))
-    img = Image.fromarray(upscale(grid(images), scale), mode="L")
-    atomic_write(Path(path), lambda tmp: img.save(tmp, format="PNG", pnginfo=info))
+def save_grid_png(path, images: np.ndarray, request=None, size: int | None = 512, extra: dict | None = None,
+                  overwrite: bool = False) -> Path:
+    """The CLI's grid PNG, nearest-neighbour upscaled like the GUI's export (longer side ~`size`)."""
+    pixels = grid(images)
+    img = Image.fromarray(upscale(pixels, scale_for(pixels.shape, size)), mode="L")
+    if request is None:
+        return atomic_write(Path(path), lambda tmp: img.save(tmp, format="PNG"), overwrite)
+    return _save_with_recipe(Path(path), img, recipe_meta(request, extra=extra), overwrite=overwrite)
 
 
-def save_npz(path, **arrays) -> None:
+def save_npz(path, overwrite: bool = False, **arrays) -> Path:
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
-    atomic_write(Path(path), write)
+    return atomic_write(Path(path), write, overwrite)
 
 
 def recipe_meta(request, result=None, batch_index: int | None = None, extra: dict | None = None) -> dict:
@@ -113,16 +96,10 @@ def single_request(request, index: int):
     return request.with_(batch=1, first_index=request.first_index + index)
 
 
-def _scale_for(shape, size: int | None) -> int:
-    """Whole-number nearest-neighbour factor so the longer side reaches about `size` pixels."""
-    if not size:
-        return 1
-    return max(1, size // max(shape[:2]))
-
-
-def _save_with_recipe(path: Path, img: Image.Image, meta: dict, quality: int = 95) -> None:
+def _save_with_recipe(path: Path, img: Image.Image, meta: dict, quality: int = 95,
+                      overwrite: bool = False) -> Path:
     fmt = IMAGE_FORMATS[path.suffix.lower()]
-    text = json.dumps(meta, separators=(",", ":"))
+    text = json.dumps(meta, separators=(",", ":"), allow_nan=False)
     kwargs: dict = {}
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
@@ -134,7 +111,7 @@ def _save_with_recipe(path: Path, img: Image.Image, meta: dict, quality: int = 9
         kwargs = {"exif": exif.tobytes(), "quality": quality}
         if fmt == "WEBP":
             kwargs["lossless"] = True  # crisp pixels; these images are tiny anyway
-    atomic_write(path, lambda tmp: img.save(tmp, format=fmt, **kwargs))
+    return atomic_write(path, lambda tmp: img.save(tmp, format=fmt, **kwargs), overwrite)
 
 
 def export_image(path, sides: dict, index: int | None = None, size: int | None = 512,
@@ -158,11 +135,8 @@ def export_image(path, sides: dict, index: int | None = None, size: int | None =
                 raise ExportError(f"sample {index} is not in a batch of {len(result.images)}")
             meta = recipe_meta(single_request(request, index), result, batch_index=index,
                                extra={"batch": {"first_index": request.first_index, "batch": request.batch}})
-        img = Image.fromarray(upscale(pixels, _scale_for(pixels.shape, size)), mode="L")
-        _save_with_recipe(path, img, meta)
-        return path
-    from desktopgen.export import composite  # composite builds on this module
-
+        img = Image.fromarray(upscale(pixels, scale_for(pixels.shape, size)), mode="L")
+        return _save_with_recipe(path, img, meta, overwrite=overwrite)
     panels, recipes = [], {}
     for family, (request, result) in sides.items():
         if index is not None and not 0 <= index < len(result.images):
@@ -177,5 +151,4 @@ def export_image(path, sides: dict, index: int | None = None, size: int | None =
                    f"peak {result.peak_memory / 2**20:.0f} MiB ({result.mem_kind})")))
     frame = composite.side_by_side([composite.render_panel(p, size or 280) for p in panels])
     meta = {"sides": recipes, "app_version": __version__, "batch_index": index}
-    _save_with_recipe(path, Image.fromarray(frame, mode="RGB"), meta)
-    return path
+    return _save_with_recipe(path, Image.fromarray(frame, mode="RGB"), meta, overwrite=overwrite)

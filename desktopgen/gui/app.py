@@ -37,7 +37,7 @@ def create_app(argv: list[str] | None = None):
         app = QApplication(sys.argv if argv is None else argv)
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
-    app.setApplicationDisplayName("DesktopGen")
+    app.setApplicationDisplayName(APP)  # Qt appends it to every window title
     _apply_theme(app)
     return app
 
@@ -72,6 +72,12 @@ def create_window(device: str = "auto", settings=None):
 
 
 def main() -> int:
+    from desktopgen.gui.qt_libs import check_qt_platform
+
+    problem = check_qt_platform()  # Qt would abort, blaming the wrong library
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = create_app()
     win = create_window(os.environ.get("DESKTOPGEN_DEVICE", "auto"))
     win.show()

@@ -1,27 +1,23 @@
-"""What the controls offer, known without importing torch: samplers, defaults, shipped models.
-
-Kept in step with desktopgen.sampling by a test (tests/test_gui.py), because importing the
-engine here would load torch before the window appears.
+"""The model folders the controls offer, read without importing torch (the window appears
+before torch loads): usable ones, and broken ones with the reason. Samplers, their defaults and
+ranges come from the one table, desktopgen.core.samplers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktopgen import CLASS_NAMES
+from desktopgen.core.requests import FAMILIES
+from desktopgen.core.samplers import default_sampler
 
-SAMPLERS = {"diffusion": ("dpmpp-2m", "ddim", "ddpm"), "ar": ("pixel",)}
-SAMPLER_LABELS = {"dpmpp-2m": "DPM-Solver++ (2M)", "ddim": "DDIM", "ddpm": "DDPM (ancestral)",
-                  "pixel": "Pixel by pixel (raster)"}
-DEFAULTS = {
-    "diffusion": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 2.0},
-    "ar": {"sampler": "pixel", "steps": 784, "guidance": 1.5, "temperature": 1.0, "top_k": 0},
-}
-DEFAULT_MODELS = {"diffusion": "fmnist-diffusion", "ar": "fmnist-pixel-ar"}
+DEFAULT_MODELS = {f: default_sampler(f).default_model for f in FAMILIES}  # the table says
 ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar"}
 CLASSES = ("any",) + CLASS_NAMES
+OTHER = "other"  # a model for neither side (the metrics classifier)
 
 
 def models_dir() -> Path:
@@ -30,19 +26,71 @@ def models_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
 
 
-def list_models(family: str) -> list[str]:
-    """Model folders whose config.json names an architecture of `family`; the default first."""
-    found = []
+@dataclass(frozen=True)
+class ModelEntry:
+    """A folder under models/ as the model lists show it: usable, or greyed with the reason."""
+
+    name: str
+    family: str  # "diffusion" | "ar" | OTHER; "" when the folder is too broken to tell
+    reason: str = ""  # why it cannot be used; "" = usable
+
+    @property
+    def usable(self) -> bool:
+        return not self.reason
+
+
+def _read_object(path: Path) -> dict:
+    """A JSON object from `path`; ValueError with a short reason otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise ValueError(f"{path.name} cannot be read ({e.strerror or e})") from None
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, absurd nesting
+        raise ValueError(f"{path.name} is not valid JSON ({str(e)[:80]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} is not a JSON object")
+    return data
+
+
+def read_model_folder(folder: Path) -> ModelEntry:
+    """What one model folder is, without importing torch. Never raises: a broken folder comes back
+    with the reason, so one bad card.json cannot stop the app."""
+    try:
+        cfg = _read_object(folder / "config.json")
+        arch = cfg.get("arch")
+        if not isinstance(arch, str) or not arch:
+            return ModelEntry(folder.name, "", "config.json names no architecture")
+        family = ARCH_FAMILY.get(arch.lower(), OTHER)  # a classifier, say: not for either side
+        if (folder / "card.json").exists():
+            _read_object(folder / "card.json")
+        if not (folder / "weights.safetensors").is_file():
+            return ModelEntry(folder.name, family, "weights.safetensors is missing")
+        return ModelEntry(folder.name, family)
+    except ValueError as e:
+        return ModelEntry(folder.name, "", str(e))
+    except Exception as e:  # noqa: BLE001 - whatever a hostile folder does, the app still starts
+        return ModelEntry(folder.name, "", f"unreadable ({type(e).__name__}: {str(e)[:80]})")
+
+
+def scan_models(family: str) -> list[ModelEntry]:
+    """Model folders for `family`, the default first; folders too broken to have a family are
+    listed under both, so the user sees why they are not offered."""
+    entries = []
     root = models_dir()
-    if root.is_dir():
-        for cfg in sorted(root.glob("*/config.json")):
-            try:
-                arch = json.loads(cfg.read_text()).get("arch", "")
-            except (OSError, ValueError):
-                continue
-            if ARCH_FAMILY.get(str(arch).lower()) == family:
-                found.append(cfg.parent.name)
+    try:
+        folders = sorted(p for p in root.iterdir() if (p / "config.json").exists()) \
+            if root.is_dir() else []
+    except OSError:
+        folders = []
+    for folder in folders:
+        e = read_model_folder(folder)
+        if e.family in (family, ""):
+            entries.append(e)
     default = DEFAULT_MODELS[family]
-    if default in found:
-        found.remove(default)
-    return [default] + found
+    first = [e for e in entries if e.name == default] or [ModelEntry(default, family)]
+    return first + [e for e in entries if e.name != default]
+
+
+def list_models(family: str) -> list[str]:
+    """Names of the usable model folders of `family`; the default first."""
+    return [e.name for e in scan_models(family) if e.usable]

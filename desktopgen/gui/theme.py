@@ -2,3 +2,4 @@
 
 COLORS = {"diffusion": "#3b8beb", "ar": "#f08c2e"}
 NAMES = {"diffusion": "Diffusion", "ar": "Autoregressive"}
+FAMILIES = ("diffusion", "ar")  # left, right

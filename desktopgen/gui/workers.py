@@ -47,6 +47,14 @@ class JobDone:
 
 
 @dataclass(frozen=True)
+class JobCancelled:
+    """A job cancelled before its first step: nothing was made."""
+
+    family: str
+    job_id: int
+
+
+@dataclass(frozen=True)
 class JobFailed:
     family: str
     job_id: int
@@ -75,6 +83,7 @@ class SideWorker(QObject):
     event = Signal(object)  # JobEvent
     finished = Signal(object)  # JobDone
     failed = Signal(object)  # JobFailed
+    cancelled = Signal(object)  # JobCancelled (before its first step; later, finished says so)
     ready = Signal(object)  # WorkerReady, once torch and the device are known
     loaded = Signal(str)  # family, once the warm-up has loaded the default model
     _run = Signal(object)  # Job, queued into the worker's thread
@@ -143,12 +152,18 @@ class SideWorker(QObject):
             self.failed.emit(JobFailed(self.family, job.id, describe_error(e)))
 
     def _run_job(self, job: Job) -> None:
-        if self._cancelled(job):
+        """Run one job; it ends with exactly one of finished, cancelled or failed (the caller
+        emits failed), so the window never waits for a job that was dropped silently."""
+        if self._cancelled(job):  # cancelled while it waited in the queue (e.g. behind loading)
+            self.cancelled.emit(JobCancelled(self.family, job.id))
             return
         device = self._setup(job.device)
         from desktopgen import sampling
 
         model, card = self._model(job.request.model)
+        if self._cancelled(job):  # cancelled while its model loaded
+            self.cancelled.emit(JobCancelled(self.family, job.id))
+            return
         req = sampling.with_defaults(
             job.request.with_(model=card["name"], model_sha256=card.get("sha256", "")))
         gen = sampling.sample(model, req, device, preview_every=1)
@@ -166,16 +181,17 @@ class SideWorker(QObject):
                 self.event.emit(JobEvent(job.id, ev))
         finally:
             gen.close()  # cancel: the generator's cleanup runs here, on the thread that owns it
+        if result is None and last is None:  # cancelled before its first step: nothing made
+            self.cancelled.emit(JobCancelled(self.family, job.id))
+            return
         if result is None:  # cancelled: what was made so far
             import numpy as np
 
-            images = last.preview if last is not None and last.preview is not None else np.zeros(
+            images = last.preview if last.preview is not None else np.zeros(
                 (req.batch, 28, 28), np.uint8)
             result = RunResult(family=self.family, images=images, labels=np.asarray(req.labels()),
-                               steps=last.step if last else 0, elapsed=last.elapsed if last else 0.0,
-                               peak_memory=last.mem_peak if last else 0,
-                               mem_kind=last.mem_kind if last else "process", device=str(device),
-                               completed=False)
+                               steps=last.step, elapsed=last.elapsed, peak_memory=last.mem_peak,
+                               mem_kind=last.mem_kind, device=str(device), completed=False)
         self.finished.emit(JobDone(self.family, job.id, req, result, card))
 
 

@@ -9,8 +9,14 @@ import torch.nn as nn
 from desktopgen.nets.classifier import Classifier, ClassifierConfig
 from desktopgen.nets.inpaint_unet import InpaintUNet, InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
+from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
 from desktopgen.nets.unet import UNet, UNetConfig
+
+__all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
+           "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
+           "ShortcutUNetConfig", "UNet", "UNetConfig", "arch_of", "build", "check_config", "kind_of",
+           "parameter_count"]
 
 ARCHS = {
     "unet": (UNet, UNetConfig),
@@ -25,9 +31,9 @@ KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classi
 
 
 def build(arch: str, config: dict) -> nn.Module:
-    """Rebuild a module from its architecture name and config dict (as stored in config.json)."""
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    """Rebuild a module from its architecture name and config dict (as stored in config.json);
+    the config is checked first (keys, types, bounds, parameter count: see nets/schema.py)."""
+    config = check_config(arch, config)
     module_cls, config_cls = ARCHS[arch]
     return module_cls(config_cls(**config))
 

@@ -12,19 +12,23 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from desktopgen import nets
 from desktopgen.core import checkpoints
 from desktopgen.core.device import autocast_dtype, device_name, pick_device
 from desktopgen.data import fmnist
-from desktopgen.train.recipes import RECIPES
+from desktopgen.train.recipes import RECIPES, check_arch
+
+STATE = "state.safetensors"
 
 
 @dataclass
@@ -56,29 +60,63 @@ def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-class Progress:
-    """One status line: step, loss, speed and ETA; a plain line every 10% when not on a terminal."""
+class Budget:
+    """How far the run is (0..1): steps done, or wall time against `--minutes` if that is further.
 
-    def __init__(self, total_steps: int, budget_s: float, start_step: int = 0):
-        self.total, self.budget, self.t0 = total_steps, budget_s, time.perf_counter()
-        self.start = start_step
+    Under DDP every rank must take the same LR and stop at the same step, or one rank waits
+    forever in the next all-reduce. So rank 0's clock decides: its time fraction is broadcast
+    every `sync_every` steps (one tiny collective; not every step, which would stall the GPU
+    queue) and every rank computes LR and stop from that shared value alone.
+    """
+
+    def __init__(self, total_steps: int, budget_s: float, device: torch.device, world: int,
+                 sync_every: int = 10):
+        self.total, self.budget, self.device, self.world = total_steps, budget_s, device, world
+        self.sync_every = sync_every
+        self.t0 = time.perf_counter()
+        # Tests only: rank r's clock reads r * this many seconds ahead (ranks that disagree).
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        self.skew = float(os.environ.get("DESKTOPGEN_TEST_RANK_SKEW_S") or 0) * rank
+        self.time_frac = 0.0
+
+    def local_time_fraction(self) -> float:
+        return (time.perf_counter() + self.skew - self.t0) / self.budget if self.budget else 0.0
+
+    def fraction(self, step: int) -> float:
+        """The same value on every rank for the same step."""
+        if self.world == 1:
+            self.time_frac = self.local_time_fraction()
+        elif self.budget and step % self.sync_every == 0:
+            t = torch.tensor([self.local_time_fraction()], dtype=torch.float64, device=self.device)
+            dist.broadcast(t, src=0)
+            self.time_frac = float(t.item())
+        return min(max(step / self.total, self.time_frac), 1.0)
+
+    def over(self, step: int) -> bool:
+        return bool(self.budget) and self.fraction(step) >= 1.0
+
+
+class Progress:
+    """One status line (rank 0): step, loss, images/s and ETA; a plain line every 10% when not
+    on a terminal."""
+
+    def __init__(self, budget: Budget, batch: int, start_step: int = 0):
+        self.budget, self.batch, self.start = budget, batch, start_step
+        self.t0 = time.perf_counter()
         self.tty = sys.stderr.isatty()
         self.last_decile = -1
 
-    def fraction(self, step: int) -> float:
-        frac = step / self.total
-        if self.budget:
-            frac = max(frac, (time.perf_counter() - self.t0) / self.budget)
-        return min(frac, 1.0)
+    def images_per_s(self, step: int) -> float:
+        return (step - self.start) * self.batch / max(time.perf_counter() - self.t0, 1e-9)
 
-    def update(self, step: int, loss: float) -> None:
+    def update(self, step: int, loss: float, frac: float) -> None:
         if not _is_main():
             return
         elapsed = time.perf_counter() - self.t0
-        frac = self.fraction(step)
         eta = elapsed / frac - elapsed if frac > 0 else float("nan")
-        line = (f"step {step}/{self.total} {frac:6.1%} loss {loss:.4f} "
-                f"{(step - self.start) / max(elapsed, 1e-9):.1f} it/s elapsed {elapsed:.0f}s ETA {eta:.0f}s")
+        line = (f"step {step}/{self.budget.total} {frac:6.1%} loss {loss:.4f} "
+                f"{(step - self.start) / max(elapsed, 1e-9):.1f} it/s {self.images_per_s(step):.0f} images/s "
+                f"elapsed {elapsed:.0f}s ETA {eta:.0f}s")
         decile = int(frac * 10)
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
@@ -101,7 +139,9 @@ def _setup_distributed(requested: str) -> tuple[torch.device, int, int]:
 
 
 def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: float) -> None:
-    """A resumable checkpoint (tensors in safetensors, scalars in JSON), written atomically."""
+    """A resumable checkpoint: tensors and scalars in one safetensors file (scalars as JSON in
+    its metadata), so a crash leaves either the old checkpoint or the new one, never a mix.
+    state.json repeats the scalars for people; resume reads only the safetensors file."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
@@ -110,16 +150,22 @@ def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: 
         for k, v in st.items():
             tensors[f"opt.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    tmp = folder / "state.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / "state.safetensors")
     meta = {"step": step, "elapsed": elapsed, "loss": loss, "param_groups": opt_state["param_groups"]}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".state.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
+        os.replace(tmp, folder / STATE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     checkpoints.atomic_write_text(folder / "state.json", json.dumps(meta))
 
 
 def _load_state(folder: Path, model, ema, opt) -> tuple[int, float]:
-    tensors = load_file(str(folder / "state.safetensors"))
-    meta = json.loads((folder / "state.json").read_text())
+    with safe_open(str(folder / STATE), "pt") as f:
+        meta = json.loads((f.metadata() or {})["state"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     state: dict = {}
@@ -132,7 +178,9 @@ def _load_state(folder: Path, model, ema, opt) -> tuple[int, float]:
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Train one model and write its folder; returns the card."""
+    """Train one model and write its folder; returns the card. A bad `cfg.arch` raises
+    nets.ConfigError (a ValueError) before anything is loaded or started."""
+    arch = check_arch(cfg.model, cfg.arch)
     device, rank, world = _setup_distributed(cfg.device)
     recipe = RECIPES[cfg.model](device)
     d = recipe.defaults
@@ -153,7 +201,7 @@ def train(cfg: TrainConfig) -> dict:
     images = torch.as_tensor(images).to(device)  # 47 MB: the whole set lives on the device
     labels = torch.as_tensor(labels).to(device)
 
-    model = nets.build(recipe.arch, cfg.arch or {}).to(device)
+    model = nets.build(recipe.arch, arch).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     decay, no_decay = [], []
     for p in model.parameters():
@@ -165,7 +213,7 @@ def train(cfg: TrainConfig) -> dict:
     out = Path(cfg.out)
     state_dir = out / "train_state"
     step, prior_elapsed = 0, 0.0
-    if cfg.resume and (state_dir / "state.json").exists():
+    if cfg.resume and (state_dir / STATE).exists():
         step, prior_elapsed = _load_state(state_dir, model, ema, opt)
         log(f"resumed from {state_dir} at step {step}")
     start_step = step
@@ -178,16 +226,17 @@ def train(cfg: TrainConfig) -> dict:
     gen = torch.Generator(device).manual_seed(cfg.seed * 1000 + rank + step)
     per_rank = batch // world
     budget = cfg.minutes * 60
-    progress = Progress(cfg.steps, budget - prior_elapsed if budget else 0.0, step)
+    clock = Budget(cfg.steps, budget - prior_elapsed if budget else 0.0, device, world)
     log(f"training {cfg.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) "
         f"on {device_name(device)} x{world}, batch {batch}, lr {lr}, "
         f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp else 'fp32'}")
     t_start = time.perf_counter()
+    progress = Progress(clock, batch, step)
     loss_avg, losses = None, []
     model.train()
     while step < cfg.steps:
-        frac = progress.fraction(step)
-        if budget and frac >= 1.0:
+        frac = clock.fraction(step)
+        if budget and frac >= 1.0:  # the same decision on every rank (see Budget)
             break
         warm = min(1.0, (step + 1) / cfg.warmup)
         for g in opt.param_groups:
@@ -209,37 +258,46 @@ def train(cfg: TrainConfig) -> dict:
             lv = loss.item()
             loss_avg = lv if loss_avg is None else 0.9 * loss_avg + 0.1 * lv
             losses.append((step, round(loss_avg, 5)))
-            progress.update(step, loss_avg)
+            progress.update(step, loss_avg, frac)
         if step % cfg.checkpoint_every == 0 and _is_main():
             _save_state(state_dir, model, ema, opt, step,
                         prior_elapsed + time.perf_counter() - t_start, loss_avg or float("nan"))
-    wall = prior_elapsed + time.perf_counter() - t_start
+    if step > start_step and (not losses or losses[-1][0] != step):
+        lv = loss.item()  # stopped by the clock between two progress lines
+        loss_avg = lv if loss_avg is None else 0.9 * loss_avg + 0.1 * lv
+        losses.append((step, round(loss_avg, 5)))
+    run_s = time.perf_counter() - t_start
+    wall = prior_elapsed + run_s
+    images_per_s = (step - start_step) * batch / max(run_s, 1e-9)
     if progress.tty and _is_main():
         print(file=sys.stderr)
     card = {}
-    if _is_main():
-        _save_state(state_dir, model, ema, opt, step, wall, loss_avg or float("nan"))
-        card = {
-            "model": cfg.model,
-            "data": "Fashion-MNIST train split (60,000 images), Debian package dataset-fashion-mnist"
-            + (f", first {cfg.limit} only" if cfg.limit else ""),
-            "steps": step, "batch": batch, "images_seen": step * batch,
-            "epochs": round(step * batch / len(images), 2),
-            "wall_time_s": round(wall, 1), "device": f"{device_name(device)} x{world}",
-            "precision": "bf16 autocast" if amp == torch.bfloat16 else "fp16 autocast" if amp else "fp32",
-            "final_loss": loss_avg, "loss_curve": losses[:: max(1, len(losses) // 40)],
-            "train_config": asdict(cfg), "ema_decay": ema_decay, "lr": lr, "weight_decay": wd,
-            "command": "desktopgen train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "",
-        }
-        history = []
-        if cfg.resume and (out / checkpoints.CARD).exists():
-            history = checkpoints.read_card(str(out)).get("history", [])
-        card["history"] = history + [{"command": card["command"], "steps": step - start_step,
-                                      "wall_time_s": round(wall - prior_elapsed, 1),
-                                      "final_loss": loss_avg}]
-        checkpoints.save_model(ema, out, card)
-        log(f"saved {out} after {step} steps, {wall:.0f}s, final loss {loss_avg}")
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+    try:
+        if _is_main():  # only rank 0 writes; the others wait at the barrier below
+            _save_state(state_dir, model, ema, opt, step, wall, loss_avg or float("nan"))
+            card = {
+                "model": cfg.model,
+                "data": "Fashion-MNIST train split (60,000 images), Debian package dataset-fashion-mnist"
+                + (f", first {cfg.limit} only" if cfg.limit else ""),
+                "steps": step, "batch": batch, "images_seen": step * batch,
+                "epochs": round(step * batch / len(images), 2),
+                "wall_time_s": round(wall, 1), "device": f"{device_name(device)} x{world}",
+                "precision": "bf16 autocast" if amp == torch.bfloat16 else "fp16 autocast" if amp else "fp32",
+                "final_loss": loss_avg, "loss_curve": losses[:: max(1, len(losses) // 40)],
+                "train_config": asdict(cfg), "ema_decay": ema_decay, "lr": lr, "weight_decay": wd,
+                "command": "desktopgen train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "",
+            }
+            history = []
+            if cfg.resume and (out / checkpoints.CARD).exists():
+                history = checkpoints.read_card(str(out)).get("history", [])
+            card["history"] = history + [{"command": card["command"], "steps": step - start_step,
+                                          "wall_time_s": round(wall - prior_elapsed, 1),
+                                          "final_loss": loss_avg, "images_per_s": round(images_per_s, 1)}]
+            checkpoints.save_model(ema, out, card)
+            log(f"saved {out} after {step} steps, {wall:.0f}s, final loss {loss_avg}, "
+                f"{images_per_s:.0f} images/s on {world} process{'es' if world > 1 else ''}")
+    finally:
+        if world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
     return card

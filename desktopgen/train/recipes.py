@@ -65,3 +65,33 @@ class ClassifierRecipe:
 
 RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe,
            "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe}
+
+
+def check_arch(model: str, overrides) -> dict:
+    """Network overrides for `model` (a key of RECIPES), checked like a model folder's config:
+    a JSON object of known keys with bounded values (nets/schema.py). Returns them unchanged;
+    nets.ConfigError (a ValueError) with one line otherwise."""
+    if model not in RECIPES:
+        raise nets.ConfigError(f"unknown model {str(model)[:40]!r}; known: {', '.join(RECIPES)}")
+    if overrides is None:
+        return {}
+    nets.check_config(RECIPES[model].arch, overrides)
+    return dict(overrides)
+
+
+def parse_arch(model: str, text: str | None) -> dict:
+    """`train --arch TEXT`: JSON text to checked overrides; nets.ConfigError (one line, starting
+    with "--arch") for text that is not JSON, not an object, or names unknown or bad values."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise nets.ConfigError(f"--arch is not JSON ({str(e)[:60]})") from None
+    try:
+        return check_arch(model, value)
+    except nets.ConfigError as e:
+        raise nets.ConfigError(f"--arch: {e}") from None
+

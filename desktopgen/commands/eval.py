@@ -1,0 +1,68 @@
+"""`desktopgen eval`: the quality table of a model (DESIGN.md "Quality"), optionally as JSON or
+written into the model's card."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from desktopgen.commands._args import add_sampling_args, check_out, number
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="print the quality table of a model")
+    p.add_argument("--family", required=True, choices=("diffusion", "ar", "classifier"))
+    add_sampling_args(p, family_required=False)
+    p.add_argument("--n", type=number(int, 10, 10000, "n"), default=1000)
+    p.add_argument("--batch", type=number(int, 1, 2000, "batch"), default=500)
+    p.add_argument("--data", default=None, help="Fashion-MNIST folder")
+    p.add_argument("--sweep", action="store_true", help="every sampler x steps x guidance")
+    p.add_argument("--classifier", default="fmnist-classifier")
+    p.add_argument("--update-card", action="store_true", help="write the table into the card")
+    p.add_argument("--json", default=None, help="also write the results as JSON here (.json)")
+    p.add_argument("--overwrite", action="store_true", help="--json may replace an existing file")
+
+
+def json_ready(obj):
+    """Non-finite floats become null: strict JSON has no NaN, and every reader must parse it."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
+def config(a: argparse.Namespace):
+    from desktopgen.engine import EvalConfig
+
+    return EvalConfig(family=a.family, model=a.model, sampler=a.sampler, steps=a.steps, guidance=a.guidance,
+                      temperature=a.temperature, top_k=a.top_k, class_label=a.class_label, seed=a.seed,
+                      n=a.n, batch=a.batch, sweep=a.sweep, classifier=a.classifier, data=a.data,
+                      device=a.device)
+
+
+def run(a: argparse.Namespace) -> int:
+    json_out = check_out(a.json, (".json",), a.overwrite, "--json") if a.json else None  # before the work
+    cfg = config(a)
+    for w in cfg.warnings():
+        print(f"warning: {w}", file=sys.stderr)
+
+    from desktopgen.commands import _progress
+    from desktopgen.core import atomic, checkpoints
+    from desktopgen.engine import evaluate
+
+    with _progress.bar(None, "sampling") as bar:
+        results = evaluate(cfg, on_event=_progress.on_step(bar))
+    if json_out is not None:
+        atomic.write_json(json_out, json_ready(results), overwrite=a.overwrite)
+        print(f"wrote {json_out}")
+    if a.update_card:
+        folder = checkpoints.resolve(results["model"])
+        card = checkpoints.read_card(str(folder))
+        card["metrics"] = json_ready(results)
+        atomic.write_json(folder / checkpoints.CARD, card, overwrite=True)
+        print(f"updated {folder / checkpoints.CARD}")
+    return 0

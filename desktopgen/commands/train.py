@@ -1,0 +1,42 @@
+"""`desktopgen train`: train one of the project's models (use torchrun for several GPUs)."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktopgen.commands._args import UsageError, add_device_arg, number
+
+
+def register(subparsers) -> None:
+    t = subparsers.add_parser("train", help="train a model (use torchrun for several GPUs)")
+    t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint"))
+    t.add_argument("--data", default=None, help="Fashion-MNIST folder")
+    t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
+    t.add_argument("--steps", type=number(int, 1, 10**7, "steps"), default=10_000)
+    t.add_argument("--minutes", type=number(float, 0, 10**5, "minutes"), default=0.0)
+    t.add_argument("--batch", type=number(int, 0, 65536, "batch"), default=0)
+    t.add_argument("--lr", type=number(float, 0, 1, "lr"), default=0.0)
+    t.add_argument("--checkpoint-every", type=number(int, 1, 10**7, "checkpoint-every"), default=1000)
+    t.add_argument("--seed", type=number(int, 0, 2**31, "seed"), default=0)
+    add_device_arg(t)
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--arch", default=None, help='network overrides as JSON, e.g. \'{"n_layer": 4}\'')
+    t.add_argument("--limit", type=number(int, 0, 60000, "limit"), default=0)
+
+
+def run(a: argparse.Namespace) -> int:
+    from desktopgen.core.requests import RequestError, strict_json
+
+    try:
+        arch = strict_json(a.arch) if a.arch else None
+    except RequestError as e:
+        raise UsageError(f"--arch: {e}") from None
+    if arch is not None and not isinstance(arch, dict):
+        raise UsageError('--arch must be a JSON object, e.g. \'{"n_layer": 4}\'')
+
+    from desktopgen.train.loop import TrainConfig, train
+
+    train(TrainConfig(model=a.model, out=a.out, data=a.data, steps=a.steps, minutes=a.minutes,
+                      batch=a.batch, lr=a.lr, checkpoint_every=a.checkpoint_every, seed=a.seed,
+                      device=a.device, resume=a.resume, arch=arch, limit=a.limit))
+    return 0

@@ -1,0 +1,420 @@
+"""The control panel: what to make (prompt, seed, batch) and each side's model and sampler, turned
+into SampleRequests; and back: a request (a dropped recipe) sets the controls, saying what it
+could not restore. It talks by signals; it knows nothing of workers, canvases or plots.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktopgen.core import samplers
+from desktopgen.core.requests import MAX_SEED, SampleRequest
+from desktopgen.gui import options
+from desktopgen.gui.theme import COLORS, FAMILIES, NAMES
+
+MAX_BATCH = 64  # the canvases show at most an 8 x 8 grid
+MAX_FIRST = 10**7  # SampleRequest's limit on first_index
+
+
+class SeedSpin(QAbstractSpinBox):
+    """A spin box for seeds up to 2^63 - 1 (QSpinBox stops at 2^31 - 1): digits only, never
+    anything but a whole number in range."""
+
+    valueChanged = Signal(object)  # int (Python's, so 64 bits fit)
+
+    def __init__(self, maximum: int = MAX_SEED, parent=None):
+        super().__init__(parent)
+        self._max = maximum
+        self._value = 0
+        self.lineEdit().setText("0")
+        self.lineEdit().textEdited.connect(self._edited)
+        self.editingFinished.connect(lambda: self.lineEdit().setText(str(self._value)))
+
+    def value(self) -> int:
+        return self._value
+
+    def maximum(self) -> int:
+        return self._max
+
+    def setValue(self, value: int) -> None:
+        v = max(0, min(self._max, int(value)))
+        if self.lineEdit().text() != str(v):
+            self.lineEdit().setText(str(v))
+        if v != self._value:
+            self._value = v
+            self.valueChanged.emit(v)
+
+    def _edited(self, text: str) -> None:
+        if text.isascii() and text.isdigit() and int(text) <= self._max:
+            self._value = int(text)
+            self.valueChanged.emit(self._value)
+
+    def validate(self, text: str, pos: int):
+        if not text:
+            return QValidator.Intermediate, text, pos
+        if text.isascii() and text.isdigit() and int(text) <= self._max:
+            return QValidator.Acceptable, text, pos
+        return QValidator.Invalid, text, pos
+
+    def fixup(self, text: str) -> str:
+        return str(self._value)
+
+    def stepBy(self, steps: int) -> None:
+        self.setValue(self._value + steps)
+        self.selectAll()
+
+    def stepEnabled(self):
+        flags = QAbstractSpinBox.StepNone
+        if self._value > 0:
+            flags |= QAbstractSpinBox.StepDownEnabled
+        if self._value < self._max:
+            flags |= QAbstractSpinBox.StepUpEnabled
+        return flags
+
+
+def finite(value, default: float) -> float:
+    """`value` as a float if it is a finite number, else `default` (settings can hold anything)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return default
+    return v if math.isfinite(v) else default
+
+
+class ControlPanel(QWidget):
+    """The left panel. `request_for(family)` reads it; `restore_request(req)` sets it."""
+
+    generateRequested = Signal(object)  # tuple of families
+    cancelRequested = Signal()
+    viewChanged = Signal()  # diffusion: predicted clean image <-> noisy sample
+    changed = Signal()  # any setting that the captions show
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("controlPanel")
+        self.setFixedWidth(300)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self._build_shared())
+        self.model_combo, self.sampler_combo, self.steps_spin, self.guidance_spin = {}, {}, {}, {}
+        self.side_generate, self.model_entries = {}, {}
+        for f in FAMILIES:
+            v.addWidget(self._build_side(f))
+        v.addStretch(1)
+
+    # ===================================================================== construction
+    def _build_shared(self) -> QGroupBox:
+        shared = QGroupBox("What to make")
+        form = QFormLayout(shared)
+        self.class_combo = QComboBox()
+        self.class_combo.setObjectName("classCombo")
+        self.class_combo.addItems(["any (one of each)"] + list(options.CLASSES[1:]))
+        self.class_combo.setToolTip("The kind of clothing to draw (the 'prompt'). 'any' cycles "
+                                    "through the ten Fashion-MNIST classes across the batch.")
+        form.addRow("Prompt", self.class_combo)
+
+        seed_row = QHBoxLayout()
+        self.seed_spin = SeedSpin()
+        self.seed_spin.setObjectName("seedSpin")
+        self.seed_spin.setToolTip("The random seed (0 to 2^63 - 1). The same seed and settings "
+                                  "give the same images.")
+        self.dice_button = QToolButton()
+        self.dice_button.setObjectName("diceButton")
+        self.dice_button.setText("Roll")
+        self.dice_button.setToolTip("Pick a new random seed.")
+        self.dice_button.clicked.connect(self.roll_seed)
+        self.seed_lock = QCheckBox("lock")
+        self.seed_lock.setObjectName("seedLock")
+        self.seed_lock.setToolTip("Locked: every Generate uses this seed. Unlocked: each Generate "
+                                  "picks a new one, so you see new images.")
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.dice_button)
+        seed_row.addWidget(self.seed_lock)
+        form.addRow("Seed", seed_row)
+
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setObjectName("batchSpin")
+        self.batch_spin.setRange(1, MAX_BATCH)
+        self.batch_spin.setValue(4)
+        self.batch_spin.setToolTip("How many images each side makes at once (shown as a grid).")
+        self.first_spin = QSpinBox()
+        self.first_spin.setObjectName("firstSampleSpin")
+        self.first_spin.setRange(1, MAX_FIRST + 1)
+        self.first_spin.setPrefix("from #")
+        self.first_spin.setToolTip(
+            "Number of the batch's first sample. Sample n depends only on the seed and n, so "
+            "starting at #5 remakes samples 5, 6, ... of a bigger run (a recalled export sets it).")
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.batch_spin, 1)
+        batch_row.addWidget(self.first_spin, 1)
+        form.addRow("Batch", batch_row)
+
+        self.sequential_check = QCheckBox("One at a time (fair timing)")
+        self.sequential_check.setObjectName("sequentialCheck")
+        self.sequential_check.setToolTip(
+            "Run diffusion first, then autoregression, so neither slows the other down. "
+            "Off: both race at once and share the machine.")
+        form.addRow(self.sequential_check)
+
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Both sides make the same request at once (Ctrl+Enter).")
+        self.generate_button.setDefault(True)
+        self.generate_button.setMinimumHeight(34)
+        self.generate_button.clicked.connect(lambda: self.generateRequested.emit(FAMILIES))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setToolTip("Stop both sides after their current step (Esc).")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setMinimumHeight(34)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        form.addRow(buttons)
+        return shared
+
+    def _build_side(self, f: str) -> QGroupBox:
+        box = QGroupBox(NAMES[f])
+        box.setStyleSheet(f"QGroupBox {{ color: {COLORS[f]}; font-weight: bold; }}")
+        form = QFormLayout(box)
+        model = QComboBox()
+        model.setObjectName(f"{f}ModelCombo")
+        model.setToolTip("Which trained model to use (folders under models/).")
+        self.model_combo[f] = model
+        self.reload_models(f)
+        form.addRow("Model", model)
+        sampler = QComboBox()
+        sampler.setObjectName(f"{f}SamplerCombo")
+        for spec in samplers.samplers_for(f):  # the table's order: the family's default first
+            sampler.addItem(spec.label, spec.name)
+            sampler.setItemData(sampler.count() - 1, spec.help, Qt.ToolTipRole)
+        form.addRow("Sampler", sampler)
+        steps = QSpinBox()
+        steps.setObjectName(f"{f}StepsSpin")
+        form.addRow("Steps", steps)
+        guidance = QDoubleSpinBox()
+        guidance.setObjectName(f"{f}GuidanceSpin")
+        guidance.setSingleStep(0.25)
+        guidance.setToolTip("Classifier-free guidance: how hard to push towards the prompt. "
+                            "1 = none; higher = more typical, less varied images.")
+        form.addRow("Guidance", guidance)
+        self.sampler_combo[f], self.steps_spin[f], self.guidance_spin[f] = sampler, steps, guidance
+        if f == "diffusion":
+            self.view_combo = QComboBox()
+            self.view_combo.setObjectName("diffusionViewCombo")
+            self.view_combo.addItem("predicted clean image", "clean")
+            self.view_combo.addItem("current noisy sample", "noisy")
+            self.view_combo.setToolTip("While it runs, show the model's guess of the final image, "
+                                       "or the noisy sample it is actually refining.")
+            self.view_combo.currentIndexChanged.connect(lambda _: self.viewChanged.emit())
+            form.addRow("Show", self.view_combo)
+        else:
+            self.temperature_spin = QDoubleSpinBox()
+            self.temperature_spin.setObjectName("arTemperatureSpin")
+            self.temperature_spin.setSingleStep(0.05)
+            self.temperature_spin.setToolTip("Randomness of each pixel: below 1 plays safe, above 1 "
+                                             "takes more chances.")
+            form.addRow("Temperature", self.temperature_spin)
+            self.topk_spin = QSpinBox()
+            self.topk_spin.setObjectName("arTopKSpin")
+            self.topk_spin.setRange(0, 256)
+            self.topk_spin.setSpecialValueText("off")
+            self.topk_spin.setToolTip("Only pick among the k likeliest intensities for each pixel "
+                                      "(off = all 256).")
+            form.addRow("Top-k", self.topk_spin)
+        self.apply_sampler(f, reset=True)
+        sampler.currentIndexChanged.connect(lambda _, fam=f: self.apply_sampler(fam))
+        gen = QPushButton(f"Generate {NAMES[f].lower()} only")
+        gen.setObjectName(f"{f}GenerateButton")
+        gen.setToolTip(f"Run only the {NAMES[f].lower()} side with these settings.")
+        gen.clicked.connect(lambda _=False, fam=f: self.generateRequested.emit((fam,)))
+        form.addRow(gen)
+        self.side_generate[f] = gen
+        for w in (model, sampler):
+            w.currentIndexChanged.connect(lambda _: self.changed.emit())
+        steps.valueChanged.connect(lambda _: self.changed.emit())
+        return box
+
+    def reload_models(self, f: str) -> None:
+        """Fill the model list from models/: unusable folders are greyed, the reason as tooltip."""
+        combo = self.model_combo[f]
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        entries = options.scan_models(f)
+        self.model_entries[f] = {e.name: e for e in entries}
+        for i, e in enumerate(entries):
+            combo.addItem(e.name if e.usable else f"{e.name} (unusable)", e.name)
+            if not e.usable:
+                item = combo.model().item(i)
+                item.setEnabled(False)
+                item.setToolTip(f"{e.name} cannot be used: {e.reason}")
+                item.setData(f"{e.name} cannot be used: {e.reason}", Qt.ToolTipRole)
+        i = combo.findData(current)
+        combo.setCurrentIndex(i if i >= 0 else 0)
+        combo.blockSignals(False)
+
+    def sampler(self, f: str) -> samplers.SamplerSpec:
+        """The table's row for the chosen sampler."""
+        return samplers.get_sampler(self.sampler_combo[f].currentData())
+
+    def apply_sampler(self, f: str, reset: bool = False) -> None:
+        """Take the chosen sampler's ranges from the table (and its defaults when `reset`);
+        values the user set stay where the new ranges allow."""
+        spec = self.sampler(f)
+        self.sampler_combo[f].setToolTip(spec.help)
+        steps, lo, hi = self.steps_spin[f], int(spec.steps_range.lo), int(spec.steps_range.hi)
+        steps.setRange(lo, hi)
+        steps.setEnabled(lo != hi)
+        steps.setToolTip(f"Fixed by the model: {hi} steps." if lo == hi else
+                         f"Denoising steps ({lo} to {hi}): more steps, finer images, more time.")
+        guidance = self.guidance_spin[f]
+        guidance.setRange(spec.guidance_range.lo, spec.guidance_range.hi)
+        if reset:
+            steps.setValue(spec.steps or hi)
+            guidance.setValue(spec.guidance)
+        if f == "ar":
+            self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
+            if reset:
+                self.temperature_spin.setValue(spec.temperature)
+                self.topk_spin.setValue(spec.top_k)
+
+    # ===================================================================== panel -> request
+    def model_name(self, f: str) -> str:
+        return self.model_combo[f].currentData() or self.model_combo[f].currentText()
+
+    def request_for(self, family: str) -> SampleRequest:
+        """The request the controls describe for one side (no inpainting)."""
+        cls = self.class_combo.currentIndex() - 1
+        kw = dict(family=family, model=self.model_name(family),
+                  sampler=self.sampler_combo[family].currentData(),
+                  guidance=float(self.guidance_spin[family].value()),
+                  class_label=None if cls < 0 else cls, seed=int(self.seed_spin.value()),
+                  batch=int(self.batch_spin.value()), first_index=int(self.first_spin.value()) - 1)
+        if self.steps_spin[family].isEnabled():  # 0: fixed by the model (pixel AR: 784)
+            kw["steps"] = int(self.steps_spin[family].value())
+        if family == "ar":
+            kw.update(temperature=float(self.temperature_spin.value()),
+                      top_k=int(self.topk_spin.value()))
+        return SampleRequest(**kw)
+
+    def roll_seed(self) -> None:
+        self.seed_spin.setValue(random.randint(0, MAX_SEED))
+
+    def set_running(self, running: bool) -> None:
+        self.cancel_button.setEnabled(running)
+
+    # ===================================================================== request -> panel
+    def restore_request(self, req: SampleRequest) -> list[str]:
+        """Set the controls from a request (a dropped recipe); returns what could not be restored,
+        one short phrase each (empty: restored exactly)."""
+        f, problems = req.family, []
+        if f not in FAMILIES:
+            return [f"a {req.family!r} side (this window has diffusion and autoregressive)"]
+        self.class_combo.setCurrentIndex(0 if req.class_label is None else req.class_label + 1)
+        self.seed_spin.setValue(req.seed)
+        self.seed_lock.setChecked(True)
+        if 1 <= req.batch <= MAX_BATCH:
+            self.batch_spin.setValue(req.batch)
+        else:
+            problems.append(f"batch {req.batch} (the window makes 1 to {MAX_BATCH})")
+        self.first_spin.setValue(req.first_index + 1)
+        entry = self.model_entries[f].get(req.model) if req.model else None
+        if req.model and entry is None:
+            problems.append(f"{NAMES[f].lower()} model {req.model!r} (not installed)")
+        elif entry is not None and not entry.usable:
+            problems.append(f"{NAMES[f].lower()} model {req.model!r} ({entry.reason})")
+        elif req.model:
+            self.model_combo[f].setCurrentIndex(self.model_combo[f].findData(req.model))
+        if req.sampler:
+            i = self.sampler_combo[f].findData(req.sampler)
+            if i >= 0:
+                self.sampler_combo[f].setCurrentIndex(i)
+            else:
+                problems.append(f"{NAMES[f].lower()} sampler {req.sampler!r} (unknown here)")
+        if req.steps and self.steps_spin[f].isEnabled():
+            self._restore_number(self.steps_spin[f], req.steps, "diffusion steps", problems)
+        if req.guidance >= 0 or not math.isfinite(req.guidance):
+            self._restore_number(self.guidance_spin[f], req.guidance,
+                                 f"{NAMES[f].lower()} guidance", problems)
+        if f == "ar":
+            self._restore_number(self.temperature_spin, req.temperature, "temperature", problems)
+            self._restore_number(self.topk_spin, req.top_k, "top-k", problems)
+        return problems
+
+    @staticmethod
+    def _restore_number(spin, value, what: str, problems: list[str]) -> None:
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        if not ok or not spin.minimum() <= value <= spin.maximum():
+            problems.append(f"{what} {value} (allowed {spin.minimum():g} to {spin.maximum():g})")
+            return
+        spin.setValue(value)
+        if spin.value() != value:  # a spin box holds a few decimals
+            problems.append(f"{what} {value} (set to {spin.value():g})")
+
+    # ===================================================================== settings
+    def restore_settings(self, st) -> None:
+        def get(key, default, kind):
+            v = st.value(key, default)
+            try:
+                return kind(v) if kind is not bool else v in (True, "true", "1", 1)
+            except (TypeError, ValueError, OverflowError):
+                return default
+
+        self.class_combo.setCurrentIndex(min(10, max(0, get("run/class", 0, int))))
+        self.seed_spin.setValue(min(MAX_SEED, max(0, get("run/seed", 0, int))))
+        self.seed_lock.setChecked(get("run/seed_locked", False, bool))
+        self.batch_spin.setValue(min(MAX_BATCH, max(1, get("run/batch", 4, int))))
+        self.first_spin.setValue(min(MAX_FIRST + 1, max(1, get("run/first_sample", 1, int))))
+        self.sequential_check.setChecked(get("run/one_at_a_time", False, bool))
+        for f in FAMILIES:
+            i = self.model_combo[f].findData(get(f"{f}/model", "", str))
+            if i >= 0 and self.model_entries[f][self.model_combo[f].itemData(i)].usable:
+                self.model_combo[f].setCurrentIndex(i)
+            i = self.sampler_combo[f].findData(get(f"{f}/sampler", "", str))
+            if i >= 0:
+                self.sampler_combo[f].setCurrentIndex(i)
+            spec = self.sampler(f)
+            if self.steps_spin[f].isEnabled():
+                self.steps_spin[f].setValue(get(f"{f}/steps", spec.steps, int))
+            self.guidance_spin[f].setValue(finite(st.value(f"{f}/guidance"), spec.guidance))
+        spec = self.sampler("ar")
+        self.temperature_spin.setValue(finite(st.value("ar/temperature"), spec.temperature))
+        self.topk_spin.setValue(get("ar/top_k", spec.top_k, int))
+        self.view_combo.setCurrentIndex(1 if get("diffusion/view", "clean", str) == "noisy" else 0)
+
+    def save_settings(self, st) -> None:
+        st.setValue("run/class", self.class_combo.currentIndex())
+        st.setValue("run/seed", str(self.seed_spin.value()))  # a string: ini ints are 32-bit
+        st.setValue("run/seed_locked", self.seed_lock.isChecked())
+        st.setValue("run/batch", self.batch_spin.value())
+        st.setValue("run/first_sample", self.first_spin.value())
+        st.setValue("run/one_at_a_time", self.sequential_check.isChecked())
+        for f in FAMILIES:
+            st.setValue(f"{f}/model", self.model_name(f))
+            st.setValue(f"{f}/sampler", self.sampler_combo[f].currentData())
+            if self.steps_spin[f].isEnabled():
+                st.setValue(f"{f}/steps", self.steps_spin[f].value())
+            st.setValue(f"{f}/guidance", self.guidance_spin[f].value())
+        st.setValue("ar/temperature", self.temperature_spin.value())
+        st.setValue("ar/top_k", self.topk_spin.value())
+        st.setValue("diffusion/view", self.view_combo.currentData())

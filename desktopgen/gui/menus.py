@@ -1,0 +1,86 @@
+"""The menu bar and its keyboard shortcuts. Each action only emits a signal; the window decides
+what it does. Actions are also added to the window itself, so shortcuts work with the menu hidden.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox
+
+from desktopgen.gui.theme import FAMILIES, NAMES
+
+
+class Menus(QObject):
+    """File, Image and Help menus of `window` (a QMainWindow)."""
+
+    openRequested = Signal()
+    exportRequested = Signal(str)  # "image" | "clip"
+    quitRequested = Signal()
+    generateRequested = Signal()
+    cancelRequested = Signal()
+    rollRequested = Signal()
+    inpaintPanelRequested = Signal()
+    sendRequested = Signal(str)  # family whose result goes to inpainting
+
+    def __init__(self, window):
+        super().__init__(window)
+
+        def action(text, signal, shortcuts=(), tip=""):
+            a = QAction(text, window)
+            if shortcuts:
+                a.setShortcuts([QKeySequence(s) for s in shortcuts])
+            if tip:
+                a.setToolTip(tip)
+            a.triggered.connect(lambda _=False: signal.emit())
+            window.addAction(a)  # shortcuts work even with the menu bar hidden
+            return a
+
+        fm = window.menuBar().addMenu("&File")
+        self.open_action = action("&Open image…", self.openRequested, [QKeySequence.Open],
+                                  "Open an image to inpaint (mask editor)")
+        self.export_action = QAction("&Export image…", window)
+        self.export_action.setShortcut(QKeySequence("Ctrl+S"))
+        self.export_action.triggered.connect(lambda: self.exportRequested.emit("image"))
+        self.export_clip_action = QAction("Export process &clip…", window)
+        self.export_clip_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.export_clip_action.triggered.connect(lambda: self.exportRequested.emit("clip"))
+        for a in (self.open_action, self.export_action, self.export_clip_action):
+            fm.addAction(a)
+            window.addAction(a)
+        fm.addSeparator()
+        self.quit_action = action("&Quit", self.quitRequested, ["Ctrl+Q"])
+        fm.addAction(self.quit_action)
+
+        im = window.menuBar().addMenu("&Image")
+        self.image_menu = im
+        self.generate_action = action("&Generate both", self.generateRequested,
+                                      ["Ctrl+Return", "Ctrl+Enter"])
+        self.cancel_action = action("&Cancel", self.cancelRequested, [QKeySequence(Qt.Key_Escape)])
+        self.dice_action = action("New random &seed", self.rollRequested, ["Ctrl+R"])
+        for a in (self.generate_action, self.cancel_action, self.dice_action):
+            im.addAction(a)
+        im.addSeparator()
+        self.inpaint_panel_action = QAction("&Inpainting panel", window)
+        self.inpaint_panel_action.setToolTip("Paint a hole in an image and let both models fill it")
+        self.inpaint_panel_action.triggered.connect(lambda: self.inpaintPanelRequested.emit())
+        im.addAction(self.inpaint_panel_action)
+        self.send_actions = {}
+        for f in FAMILIES:
+            a = QAction(f"Send {NAMES[f].lower()} result (sample 1) to inpainting", window)
+            a.triggered.connect(lambda _=False, fam=f: self.sendRequested.emit(fam))
+            im.addAction(a)
+            self.send_actions[f] = a
+
+        hm = window.menuBar().addMenu("&Help")
+        about = QAction("&About DesktopGen", window)
+        about.triggered.connect(lambda: show_about(window))
+        hm.addAction(about)
+
+
+def show_about(parent) -> None:
+    from desktopgen import __version__
+
+    QMessageBox.about(parent, "About DesktopGen",
+                      f"DesktopGen {__version__}\n\nA diffusion model and an autoregressive model "
+                      "draw Fashion-MNIST clothes side by side, live, on your own machine.")

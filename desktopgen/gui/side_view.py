@@ -1,0 +1,126 @@
+"""One side of the race as the user sees it: its title, caption, canvas, progress bar and the
+figures of its last run. It only draws what it is told; the window feeds it."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from desktopgen.core.events import RunResult
+from desktopgen.gui.canvas import Canvas
+from desktopgen.gui.theme import COLORS, NAMES
+
+TOOLTIPS = {
+    "diffusion": "The diffusion model refines the whole image at every step, from noise to picture.",
+    "ar": "The autoregressive model writes one pixel at a time, left to right, top to bottom. "
+          "The red box is the pixel being written; the dim checker is what is not written yet.",
+}
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{1000 * seconds:.1f} ms"
+
+
+class SideView(QWidget):
+    """Caption, canvas, progress and figures of one family."""
+
+    def __init__(self, family: str, parent=None):
+        super().__init__(parent)
+        self.family = f = family
+        v = QVBoxLayout(self)
+        v.setContentsMargins(4, 0, 4, 0)
+        title = QLabel(NAMES[f])
+        font = QFont()
+        font.setPointSize(13)
+        font.setBold(True)
+        title.setFont(font)
+        title.setStyleSheet(f"color: {COLORS[f]};")
+        self.caption = QLabel("")
+        self.caption.setObjectName(f"{f}Caption")
+        self.caption.setStyleSheet("color: #9a9aa6;")
+        self.caption.setWordWrap(True)
+        self.canvas = Canvas(NAMES[f], QColor("#ff3b5c") if f == "ar" else None)
+        self.canvas.setObjectName(f"{f}Canvas")
+        self.canvas.setToolTip(TOOLTIPS[f])
+        self.progress = QProgressBar()
+        self.progress.setObjectName(f"{f}Progress")
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
+        self.progress.setToolTip("Steps done of the whole run, and the estimated time left.")
+        self.figures = QLabel("")
+        self.figures.setObjectName(f"{f}Figures")
+        self.figures.setWordWrap(True)
+        self.figures.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.figures.setToolTip("The last run: total time, time per image and peak memory.")
+        for w in (title, self.caption):
+            v.addWidget(w)
+        v.addWidget(self.canvas, 1)
+        v.addWidget(self.progress)
+        v.addWidget(self.figures)
+
+    def set_caption(self, model: str, sampler_label: str, steps: int | None, device: str) -> None:
+        parts = [model, sampler_label] + ([f"{steps} steps"] if steps else [])
+        self.caption.setText(" · ".join(parts + [device or "device: loading…"]))
+
+    def show_frames(self, frames, clean=None, position=None, view: str = "clean") -> None:
+        """A step's previews: diffusion shows the predicted clean image or the noisy sample."""
+        if self.family == "diffusion":
+            self.canvas.set_frames(clean if view == "clean" and clean is not None else frames)
+        else:
+            self.canvas.set_frames(frames, position)
+
+    def prepare(self, loading: bool) -> None:
+        """A new run is about to start on this side."""
+        self._bar(0, 1, "starting…")
+        self.figures.setText("")
+        self.figures.setStyleSheet("")
+        self.canvas.clear("Loading the model…" if loading else "Starting…")
+
+    def show_waiting(self) -> None:
+        self.progress.setFormat("waiting for the other side (one at a time)")
+
+    def show_starting(self) -> None:
+        self.progress.setFormat("starting…")
+
+    def show_progress(self, step: int, total: int, elapsed: float) -> None:
+        eta = elapsed / step * (total - step) if step else 0.0
+        self._bar(step, total, f"step {step} / {total} · {elapsed:.1f} s · ETA {eta:.1f} s")
+
+    def show_result(self, r: RunResult, total: int) -> None:
+        """A finished run, or a cancelled one (then no per-image time: the images are partial)."""
+        self.canvas.set_frames(r.images, None)
+        mem = "CUDA peak" if r.mem_kind == "cuda" else "process peak RSS"
+        memory = f"{mem} <b>{r.peak_memory / 2**20:.0f} MiB</b>"
+        per_step = f"<b>{duration(r.elapsed / max(1, r.steps))}</b> per step"
+        if r.completed:
+            self._bar(r.steps, max(1, total or r.steps), f"done: {r.steps} steps in {r.elapsed:.2f} s")
+            n = len(r.images)
+            self.figures.setText(f"<b>{r.elapsed:.2f} s</b> total · <b>{duration(r.elapsed / max(1, n))}"
+                                 f"</b> per image · {per_step} · {memory}")
+        else:
+            total = max(1, total or r.steps)
+            self._bar(r.steps, total, f"cancelled at step {r.steps} / {total} ({r.elapsed:.2f} s)")
+            self.figures.setText(f"<i>cancelled</i> after <b>{r.elapsed:.2f} s</b>, {r.steps} of "
+                                 f"{total} steps · {per_step} · {memory}")
+        self.figures.setStyleSheet("")
+
+    def show_cancelled_before_start(self) -> None:
+        self._bar(0, 1, "cancelled before it started")
+        self.canvas.clear("Cancelled.")
+
+    def show_failed(self, message: str) -> None:
+        self.progress.setFormat("failed")
+        self.figures.setText(f"⚠ {message}")
+        self.figures.setStyleSheet("color: #ff6b6b;")
+        self.canvas.clear(f"{NAMES[self.family]} failed:\n{message}")
+
+    def show_source(self, image) -> None:
+        """The image to inpaint, before Inpaint is pressed."""
+        self.canvas.set_frames(np.asarray(image, np.uint8).reshape(1, 28, 28))
+
+    def _bar(self, value: int, maximum: int, text: str) -> None:
+        self.progress.setRange(0, maximum)
+        self.progress.setValue(value)
+        self.progress.setFormat(text)

@@ -1,0 +1,167 @@
+"""What a network config may say, checked before any module is built.
+
+A config comes from a model folder someone else made, or from `train --arch`: its keys, types and
+ranges are checked here, and the parameter count is worked out from the numbers alone, so a
+config that would take gigabytes is refused before a single tensor exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from desktopgen.nets.classifier import ClassifierConfig
+from desktopgen.nets.inpaint_unet import InpaintUNetConfig
+from desktopgen.nets.pixel_ar import PixelARConfig
+from desktopgen.nets.shortcut import ShortcutUNetConfig
+from desktopgen.nets.unet import UNetConfig
+
+MAX_PARAMETERS = 50_000_000  # the shipped models have 0.6M to 7M
+
+CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": ClassifierConfig,
+           "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig}
+UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
+
+# key: (kind, low, high); "fixed" keys are what the rest of the app assumes (10 classes, 28x28
+# 8-bit images) and may only take their default value.
+_INT, _FLOAT, _INTS, _FIXED = "int", "float", "ints", "fixed"
+RULES = {
+    "unet": {
+        "channels": (_INT, 8, 512), "mults": (_INTS, 1, 8), "blocks": (_INT, 1, 8),
+        "attn_res": (_INTS, 7, 28), "num_classes": (_FIXED,), "dropout": (_FLOAT, 0.0, 0.9),
+        "image_size": (_FIXED,),
+    },
+    "pixel_ar": {
+        "n_layer": (_INT, 1, 48), "n_head": (_INT, 1, 64), "n_embd": (_INT, 8, 2048),
+        "dropout": (_FLOAT, 0.0, 0.9), "num_classes": (_FIXED,), "vocab": (_FIXED,),
+        "seq_len": (_FIXED,),
+    },
+    "classifier": {
+        "width": (_INT, 1, 512), "feature_dim": (_INT, 1, 4096), "num_classes": (_FIXED,),
+        "dropout": (_FLOAT, 0.0, 0.9),
+    },
+}
+RULES["shortcut_unet"] = {**RULES["unet"], "min_log2_step": (_FIXED,)}
+RULES["inpaint_unet"] = {**RULES["unet"], "cond_channels": (_FIXED,)}
+
+
+class ConfigError(ValueError):
+    """A network config that is not an object, names unknown keys, or is out of bounds."""
+
+
+def _names(keys, most: int = 3) -> str:
+    keys = sorted(str(k)[:40] for k in keys)
+    more = f" (and {len(keys) - most} more)" if len(keys) > most else ""
+    return ", ".join(keys[:most]) + more
+
+
+def _check_value(key: str, value, rule, default):
+    kind = rule[0]
+    if kind == _FIXED:
+        if value != default or isinstance(value, bool):
+            raise ConfigError(f"{key} must be {default}, not {str(value)[:40]}")
+        return value
+    lo, hi = rule[1], rule[2]
+    if kind == _INTS:
+        if not isinstance(value, (list, tuple)) or not 0 <= len(value) <= 4 or not all(
+            type(v) is int and lo <= v <= hi for v in value
+        ):
+            raise ConfigError(f"{key} must be a list of at most 4 integers from {lo} to {hi}, "
+                              f"not {str(value)[:40]}")
+        return list(value)
+    ok_types = (int,) if kind == _INT else (int, float)
+    if type(value) not in ok_types or not lo <= value <= hi:  # NaN fails too
+        what = "an integer" if kind == _INT else "a number"
+        raise ConfigError(f"{key} must be {what} from {lo} to {hi}, not {str(value)[:40]}")
+    return value
+
+
+def check_config(arch, config) -> dict:
+    """The config with defaults filled in, or ConfigError naming the first problem in one line."""
+    if not isinstance(arch, str) or arch not in CONFIGS:
+        raise ConfigError(f"unknown architecture {str(arch)[:40]!r}; known: {', '.join(CONFIGS)}")
+    if not isinstance(config, dict):
+        raise ConfigError(f"the {arch} config must be a JSON object, not {type(config).__name__}")
+    rules = RULES[arch]
+    unknown = [k for k in config if k not in rules]
+    if unknown:
+        raise ConfigError(f"unknown {arch} config key{'s' if len(unknown) > 1 else ''}: {_names(unknown)} "
+                          f"(known: {', '.join(rules)})")
+    defaults = {f.name: f.default for f in fields(CONFIGS[arch])}
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
+    for key, value in config.items():
+        out[key] = _check_value(key, value, rules[key], defaults[key])
+    _check_shapes(arch, out)
+    n = parameter_count(arch, out)
+    if n > MAX_PARAMETERS:
+        raise ConfigError(f"the {arch} network would have {n / 1e6:.1f}M parameters, "
+                          f"over the {MAX_PARAMETERS // 10**6}M limit")
+    return out
+
+
+def _check_shapes(arch: str, c: dict) -> None:
+    """Constraints the modules would otherwise hit only when built or run."""
+    if arch == "pixel_ar" and c["n_embd"] % c["n_head"]:
+        raise ConfigError(f"n_embd ({c['n_embd']}) must divide by n_head ({c['n_head']})")
+    if arch in UNETS:
+        if not 1 <= len(c["mults"]) <= 3:
+            raise ConfigError("mults must have 1 to 3 entries (28, 14 and 7 pixels)")
+        widths = [c["channels"] * m for m in c["mults"]]
+        if any(w % 32 for w in widths) or c["channels"] % 32:
+            raise ConfigError("channels times each of mults must divide by 32 (group norm)")
+        if any(r not in (28, 14, 7) for r in c["attn_res"]):
+            raise ConfigError("attn_res may hold only 28, 14 and 7")
+
+
+def parameter_count(arch: str, c: dict) -> int:
+    """Parameters of the network `nets.build(arch, c)` would make, from the numbers alone
+    (checked against the built modules by tests/test_models.py)."""
+    def lin(i, o, bias=True):
+        return i * o + (o if bias else 0)
+
+    def conv(i, o, k):
+        return i * o * k * k + o
+
+    if arch == "pixel_ar":
+        e, L = c["n_embd"], c["n_layer"]
+        block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
+        emb = (c["num_classes"] + 1) * e + c["vocab"] * e + c["seq_len"] * e
+        return emb + L * block + 2 * e + lin(e, c["vocab"], bias=False)
+    if arch == "classifier":
+        w = c["width"]
+        convs = [(1, w), (w, w), (w, 2 * w), (2 * w, 2 * w), (2 * w, 4 * w)]
+        body = sum(conv(i, o, 3) + 2 * o for i, o in convs) + lin(4 * w, c["feature_dim"])
+        return body + lin(c["feature_dim"], c["num_classes"])
+    ch0, emb = c["channels"], 4 * c["channels"]
+
+    def res(i, o):
+        skip = conv(i, o, 1) if i != o else 0
+        return 2 * i + conv(i, o, 3) + lin(emb, 2 * o) + 2 * o + conv(o, o, 3) + skip
+
+    def attn(ch):
+        return 2 * ch + conv(ch, 3 * ch, 1) + conv(ch, ch, 1)
+
+    n = lin(ch0, emb) + lin(emb, emb) + (c["num_classes"] + 1) * emb + conv(1, ch0, 3)
+    chans, ch, r = [ch0], ch0, c["image_size"]
+    for level, mult in enumerate(c["mults"]):
+        for _ in range(c["blocks"]):
+            n += res(ch, ch0 * mult) + (attn(ch0 * mult) if r in c["attn_res"] else 0)
+            ch = ch0 * mult
+            chans.append(ch)
+        if level < len(c["mults"]) - 1:
+            n += conv(ch, ch, 3)
+            chans.append(ch)
+            r //= 2
+    n += 2 * res(ch, ch) + attn(ch)
+    for level, mult in reversed(list(enumerate(c["mults"]))):
+        for _ in range(c["blocks"] + 1):
+            n += res(ch + chans.pop(), ch0 * mult) + (attn(ch0 * mult) if r in c["attn_res"] else 0)
+            ch = ch0 * mult
+        if level > 0:
+            n += conv(ch, ch, 3)
+            r *= 2
+    n += 2 * ch + conv(ch, 1, 3)
+    if arch == "shortcut_unet":  # the step-size MLP and the d = 0 vector
+        n += lin(ch0, emb) + lin(emb, emb) + emb
+    if arch == "inpaint_unet":  # the stem's extra input channels
+        n += c["cond_channels"] * ch0 * 9
+    return n
