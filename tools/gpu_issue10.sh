@@ -3,8 +3,8 @@
 # inpainting diffusion model on GPU 1, trained at the same time (one process per GPU), then
 # weights, config and card of each copied to $OUT/<model>/ and a short evaluation.
 #   MIN=7 OUT=out bash tools/gpu_issue10.sh             (data: $DESKTOPGEN_DATA)
-#   bash tools/gpu_issue10.sh --steps 20 --limit 512 --device cpu   (CPU check of the commands;
-#                                                         extra arguments go to both `train`s)
+#   MIN=0 bash tools/gpu_issue10.sh --steps 20 --limit 512 --device cpu   (CPU check of the
+#                                              commands; extra arguments go to both `train`s)
 # Batch 512, lr 3e-4 (the recipes' defaults): see desktopgen/train/flow_recipes.py for why.
 set -u
 export PYTHONUNBUFFERED=1 DESKTOPGEN_DATA=${DESKTOPGEN_DATA:-.data/fashion-mnist}
@@ -29,8 +29,9 @@ c = json.load(open(os.path.join(folder, "card.json")))
 c["method"] = METHODS[c["model"]]
 atomic_write_text(os.path.join(folder, "card.json"), json.dumps(c, indent=2) + "\n")
 mb = os.path.getsize(os.path.join(folder, "weights.safetensors")) / 2**20
+loss = "n/a" if c["final_loss"] is None else f"{c['final_loss']:.4f}"  # None under 50 steps
 print(f"{os.path.basename(folder)}: {c['steps']} steps x batch {c['batch']} in {c['wall_time_s']:.0f}s "
-      f"= {c['images_seen'] / c['wall_time_s']:.0f} images/s, final loss {c['final_loss']:.4f}, "
+      f"= {c['images_seen'] / c['wall_time_s']:.0f} images/s, final loss {loss}, "
       f"weights {mb:.1f} MB{'' if mb <= 16 else ' (OVER 16 MB)'}")
 PYEOF
   mkdir -p "$OUT/$m"
@@ -46,7 +47,7 @@ ev() {  # GPU, log name, then eval arguments
   CUDA_VISIBLE_DEVICES=$gpu timeout "$EVAL_S" $PY -m desktopgen eval --family diffusion --n "$n" \
     --batch 250 --device "$dev" --json "$OUT/logs/eval-$name.json" "$@" > "$OUT/logs/eval-$name.log" 2>&1
 }
-(for s in 1 2 4; do for g in 1.0 1.5 2.0; do
+(for s in ${FEW_STEPS:-1 2 4}; do for g in ${FEW_GUIDANCE:-1.0 1.5 2.0}; do
    ev 0 "few-step-$s-g$g" --model fmnist-flow --sampler few-step --steps "$s" --guidance "$g"; done; done
  ev 0 flow-euler-20 --model fmnist-flow --sampler flow-euler --steps 20
  ev 0 flow-heun-10 --model fmnist-flow --sampler flow-heun --steps 10) &
@@ -54,5 +55,7 @@ ev() {  # GPU, log name, then eval arguments
    --families diffusion --diffusion-model fmnist-inpaint --masks bottom-half,center-square \
    --json "$OUT/logs/eval-inpaint.json" > "$OUT/logs/eval-inpaint.log" 2>&1) &
 wait
-grep -h -A2 "^setting" "$OUT"/logs/eval-*.log | grep -v "^--" | sort -u
+first=$(ls "$OUT"/logs/eval-f*.log | head -n 1)
+grep -h -A1 "^setting" "$first"  # header and the floor (real train images vs test)
+for f in "$OUT"/logs/eval-f*.log; do tail -n 1 "$f"; done
 cat "$OUT/logs/eval-inpaint.log"
