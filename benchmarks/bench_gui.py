@@ -29,7 +29,7 @@ def parent(a) -> int:
         if not shutil.which("xvfb-run"):
             print("no DISPLAY and no xvfb-run: install xvfb, or pass --offscreen", file=sys.stderr)
             return 2
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x900x24", sys.executable, *sys.argv]
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, *sys.argv]
         return subprocess.call(cmd)
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))

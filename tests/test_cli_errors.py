@@ -195,3 +195,10 @@ def test_png_written_is_recallable_and_not_replaced_by_a_second_run(tmp_path, ca
     first = out.read_bytes()
     assert main([*DIFF, "--n", "2", "--seed", "9", "--out", str(out)]) == 2
     assert out.read_bytes() == first and Image.open(out).size[0] >= 256
+
+
+@pytest.mark.parametrize("arch,words", [('{"n_layer": NaN}', "NaN"), ("[" * 100_000, "nested too deeply"),
+                                        ("[4]", "JSON object"), ("{nope", "not JSON")])
+def test_train_arch_json_is_strict(arch, words, capsys, tmp_path):
+    assert main(["train", "diffusion", "--out", str(tmp_path / "m"), "--arch", arch]) == 2
+    assert words in one_line(capsys) and list(tmp_path.iterdir()) == []

@@ -176,7 +176,7 @@ def test_non_finite_guidance_in_a_recipe_is_refused(window, tmp_path):
     window.controls.guidance_spin["diffusion"].setValue(3.0)
     text = '{"request": {"family": "diffusion", "guidance": NaN, "seed": 1}}'
     msg = drop(window, png_with_recipe(tmp_path / "nan.png", text))
-    assert "guidance nan" in msg
+    assert msg.startswith("Cannot restore the settings of nan.png") and "NaN" in msg, msg
     assert window.controls.guidance_spin["diffusion"].value() == 3.0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from desktopgen import CLASS_NAMES
 from desktopgen.core.requests import MAX_SEED
+from desktopgen.core.samplers import DIFFUSION_STEPS, GUIDANCE, SAMPLERS, samplers_for
 
 CLASS_CHOICES = ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES))
 
@@ -57,13 +58,11 @@ def add_sampling_args(p: argparse.ArgumentParser, family_required=True) -> None:
     if family_required:
         p.add_argument("--family", required=True, choices=("diffusion", "ar"))
     p.add_argument("--model", default="", help="model folder name under models/ or a path")
-    from desktopgen.core.samplers import DIFFUSION_STEPS, GUIDANCE, SAMPLERS, samplers_for
-
     p.add_argument("--sampler", default="", choices=("", *SAMPLERS), metavar="SAMPLER",
                    help="; ".join(f"{f}: " + ", ".join(s.name for s in samplers_for(f))
                                   + " (default first)" for f in ("diffusion", "ar")))
-    p.add_argument("--steps", type=number(int, int(DIFFUSION_STEPS.lo), int(DIFFUSION_STEPS.hi),
-                                          "steps"), default=0, help="default: the sampler's")
+    p.add_argument("--steps", type=number(int, int(DIFFUSION_STEPS.lo), int(DIFFUSION_STEPS.hi), "steps"),
+                   default=0, help="default: the sampler's")
     p.add_argument("--guidance", type=number(float, GUIDANCE.lo, GUIDANCE.hi, "guidance"),
                    default=-1.0, help="classifier-free guidance scale (1 = none; default: the sampler's)")
     p.add_argument("--temperature", type=number(float, 0.05, 5, "temperature"), default=1.0)

@@ -31,9 +31,14 @@ def run(a: argparse.Namespace) -> int:
         arch = strict_json(a.arch) if a.arch else None
     except RequestError as e:
         raise UsageError(f"--arch: {e}") from None
-    if arch is not None and not isinstance(arch, dict):
-        raise UsageError('--arch must be a JSON object, e.g. \'{"n_layer": 4}\'')
 
+    from desktopgen import nets
+    from desktopgen.train.recipes import check_arch
+
+    try:  # known keys and bounded values, before any data or network exists
+        arch = check_arch(a.model, arch) if arch is not None else None
+    except nets.ConfigError as e:
+        raise UsageError(f"--arch: {e}") from None
     from desktopgen.train.loop import TrainConfig, train
 
     train(TrainConfig(model=a.model, out=a.out, data=a.data, steps=a.steps, minutes=a.minutes,

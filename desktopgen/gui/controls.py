@@ -16,9 +16,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -99,8 +101,10 @@ def finite(value, default: float) -> float:
     return v if math.isfinite(v) else default
 
 
-class ControlPanel(QWidget):
-    """The left panel. `request_for(family)` reads it; `restore_request(req)` sets it."""
+class ControlPanel(QScrollArea):
+    """The left panel. `request_for(family)` reads it; `restore_request(req)` sets it. It scrolls
+    when the window is shorter than the panel (a 1280 x 800 screen), instead of forcing the
+    window taller than the screen."""
 
     generateRequested = Signal(object)  # tuple of families
     cancelRequested = Signal()
@@ -110,9 +114,15 @@ class ControlPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("controlPanel")
-        self.setFixedWidth(300)
-        v = QVBoxLayout(self)
-        v.setContentsMargins(0, 0, 0, 0)
+        inner = QWidget()
+        inner.setFixedWidth(296)
+        self.setWidget(inner)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setFixedWidth(300 + self.verticalScrollBar().sizeHint().width())
+        v = QVBoxLayout(inner)
+        v.setContentsMargins(0, 0, 4, 0)
         v.addWidget(self._build_shared())
         self.model_combo, self.sampler_combo, self.steps_spin, self.guidance_spin = {}, {}, {}, {}
         self.side_generate, self.model_entries = {}, {}

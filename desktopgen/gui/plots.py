@@ -94,7 +94,7 @@ class TelemetryPlots(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("telemetryPlots")
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(170)
         self.series = {f: _Series() for f in COLORS}
         self.steps = _Plot("Progress", "% of the run done", "", ("progress",),
                            "How far each run is against wall-clock seconds: the steeper, the "
@@ -107,6 +107,7 @@ class TelemetryPlots(QWidget):
                          "Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
                          "whole app's resident memory (both sides live in one process).",
                          legend_at=(-8, -8))
+        self.mem.item.legend.setColumnCount(2)  # four entries in two rows: a short plot keeps them
         self.plots = [self.steps, self.ms, self.mem]
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -171,7 +172,7 @@ class TelemetryPlots(QWidget):
             self.memory_note.hide()
         else:
             p.setLabel("left", "process RSS", units="MiB")
-            p.setTitle("Memory: one process for both sides (dashed: peak)")
+            p.setTitle("Memory of the one process (dashed: peak)")
             self.memory_note.show()
 
     def progress_mode(self) -> str:

@@ -2,8 +2,8 @@
 plots around the Runner, and owns the menus, the inpainting dock, drops and settings.
 
 Each piece is its own object talking by signals; this module wires them and is the only one that
-imports its siblings. Events are stored as they arrive and drawn by a ~30 Hz timer, so a fast
-sampler cannot flood the event loop.
+imports the others (they import only leaf helpers: theme, options, canvas, workers). Events are
+stored as they arrive and drawn by a ~30 Hz timer, so a fast sampler cannot flood the event loop.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self._plots_layout = b
         self._plots_placeholder = QLabel("Live plots: loading…")
         self._plots_placeholder.setAlignment(Qt.AlignCenter)
-        self._plots_placeholder.setMinimumHeight(200)
+        self._plots_placeholder.setMinimumHeight(170)
         self._plots_placeholder.setStyleSheet("background: #16161a; color: #77777f;")
         b.addWidget(self._plots_placeholder, 1)
         split.addWidget(bottom)

@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from desktopgen.nets.attention import attention
+
 
 @dataclass(frozen=True)
 class PixelARConfig:
@@ -69,7 +71,7 @@ class Block(nn.Module):
         q, k, v = self._heads(x)  # (B, nh, 1, hs)
         k_cache.index_copy_(2, pos, k.to(k_cache.dtype))
         v_cache.index_copy_(2, pos, v.to(v_cache.dtype))
-        y = F.scaled_dot_product_attention(q, k_cache.to(q.dtype), v_cache.to(q.dtype), attn_mask=mask)
+        y = attention(q, k_cache.to(q.dtype), v_cache.to(q.dtype), attn_mask=mask)  # deterministic
         x = x + self.proj(y.transpose(1, 2).reshape(B, 1, C))
         return x + self.mlp(self.ln2(x))
 

@@ -54,14 +54,15 @@ def load(family: str, name: str = "", device: torch.device | str = "cpu", sample
     transformer runs in bf16 weights (its step is launch-bound and captured as a graph); the
     U-Net runs under autocast."""
     spec = table.get_sampler(sampler) if sampler else None
-    if not name and spec is not None and spec.default_model != checkpoints.DEFAULT_MODELS[family]:
+    family_default = table.default_sampler(family).default_model
+    if not name and spec is not None and spec.default_model != family_default:
         name = spec.default_model
         if not checkpoints.resolve(name).is_dir():
             raise checkpoints.ModelNotFoundError(
                 f"sampler {sampler} needs the model {name}, which is not shipped yet "
                 f"(train it: desktopgen train {'flow' if spec.model_kind == 'flow' else family} "
                 f"--out models/{name})")
-    model, card = checkpoints.load_model(name or checkpoints.DEFAULT_MODELS[family], device)
+    model, card = checkpoints.load_model(name or family_default, device)
     arch = type(model).__name__
     expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"), "ar": ("PixelAR",)}[family]
     if arch not in expected:

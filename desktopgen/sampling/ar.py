@@ -20,7 +20,7 @@ from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
-from desktopgen.sampling import seeding
+from desktopgen.sampling import guidance, seeding
 
 AR_SAMPLERS = tuple(s.name for s in samplers_for("ar"))
 
@@ -33,12 +33,8 @@ class _Decoder:
         B = req.batch
         self.model, self.w, self.B = model, w, B
         self.temperature, self.top_k = req.temperature, req.top_k
-        labels = torch.tensor(req.labels(), device=device)
-        null = torch.full_like(labels, c.num_classes)
-        self.cfg = w != 1
-        self.y = labels if w == 1 else null if w == 0 else torch.cat([labels, null])
-        if w == 0:
-            self.cfg = False
+        self.cfg = guidance.doubles(w)
+        self.y = guidance.labels_for(torch.tensor(req.labels(), device=device), c.num_classes, w)
         self.cache = model.new_cache(len(self.y), device)
         gens = seeding.generators(req.seed, B, req.first_index)
         self.u = seeding.rand(gens, (c.seq_len,), device)  # (B, 784): one uniform per pixel
@@ -57,9 +53,8 @@ class _Decoder:
     @torch.no_grad()
     def step(self):
         logits = self.model.decode_step(self.token, self.y, self.pos, self.cache).float()
-        if self.cfg:
-            cond, uncond = F.log_softmax(logits, -1).chunk(2)
-            logits = uncond + self.w * (cond - uncond)
+        if self.cfg:  # guidance mixes log-probabilities, not raw logits
+            logits = guidance.combine(F.log_softmax(logits, -1), self.w)
         logits = logits / self.temperature
         if self.top_k:
             kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]

@@ -19,7 +19,7 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import get_sampler
-from desktopgen.sampling import seeding
+from desktopgen.sampling import guidance, seeding
 from desktopgen.sampling.diffusion import to_uint8
 
 Velocity = Callable[[torch.Tensor, float, float], torch.Tensor]  # (x at t, t, step size d) -> u
@@ -76,10 +76,10 @@ CALLS_PER_STEP = {"flow-euler": 1, "flow-heun": 2, "few-step": 1}
 def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
                     autocast=contextlib.nullcontext) -> Velocity:
     """u(x, t, d) of the network for these classes, classifier-free guidance w on the velocity
-    (u_null + w (u_cond - u_null), one call on the classes stacked on the null class)."""
-    null = torch.full_like(labels, model.config.num_classes)
-    twice = w not in (0, 1)
-    y = labels if w == 1 else null if w == 0 else torch.cat([labels, null])
+    (u_null + w (u_cond - u_null), one call on the classes stacked on the null class), with the
+    diffusion samplers' helpers (sampling/guidance.py)."""
+    y = guidance.labels_for(labels, model.config.num_classes, w)
+    twice = guidance.doubles(w)
 
     @torch.no_grad()
     def velocity(x: torch.Tensor, t: float, d: float) -> torch.Tensor:
@@ -87,10 +87,7 @@ def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
         d_in = torch.full((len(y),), float(d), device=x.device)
         with autocast():
             u = model(x.repeat(2, 1, 1, 1) if twice else x, t_in, y, d_in).float()
-        if twice:
-            cond, uncond = u.chunk(2)
-            u = uncond + w * (cond - uncond)
-        return u
+        return guidance.combine(u, w) if twice else u
 
     return velocity
 

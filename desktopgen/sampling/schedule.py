@@ -20,8 +20,13 @@ def cosine_alpha_bar(num_steps: int = T, s: float = 0.008) -> torch.Tensor:
 
 def spaced_timesteps(steps: int, num_steps: int = T) -> list[int]:
     """`steps` timesteps from T-1 down to 0, evenly spaced ("trailing" spacing, Lin et al. 2023,
-    so the first step always starts from pure noise)."""
+    so the first step always starts from pure noise). Strictly decreasing: where rounding
+    would repeat a timestep (more than T - 1 steps) the grid steps down by one instead, so
+    at `num_steps` steps it is every timestep (a repeat makes a zero step and breaks 2M)."""
     if not 1 <= steps <= num_steps:
         raise ValueError(f"steps must be between 1 and {num_steps}, not {steps}")
     ts = torch.linspace(num_steps - 1, 0, steps + 1, dtype=torch.float64)[:-1].round().long()
-    return ts.tolist()
+    ts = ts.tolist()
+    for i in range(1, steps):
+        ts[i] = min(ts[i], ts[i - 1] - 1)
+    return ts
