@@ -8,7 +8,8 @@ import torch
 
 from desktopgen import cli, nets, sampling
 from desktopgen.core import checkpoints
-from desktopgen.core.requests import SampleRequest
+from desktopgen.core import samplers as table
+from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.sampling import flow, seeding
 from desktopgen.sampling.diffusion import to_uint8
 from desktopgen.train import flow_recipes
@@ -210,3 +211,15 @@ def test_parameter_count_from_the_config_equals_the_built_network(arch):
     assert nets.parameter_count(arch, checked) == sum(p.numel() for p in built.parameters())
     with pytest.raises(nets.ConfigError, match="unknown"):
         nets.check_config(arch, {"kernels": 3})
+
+
+@pytest.mark.parametrize("spec", [s for s in table.samplers_for("diffusion") if s.model_kind == "flow"],
+                         ids=lambda s: s.name)
+def test_every_flow_sampler_runs_at_its_extreme_step_counts(spec):
+    for steps in sorted({int(spec.steps_range.lo), 2, int(spec.steps_range.hi)}):
+        req = SampleRequest(family="diffusion", sampler=spec.name, steps=steps, batch=1, guidance=2.0)
+        result = sampling.run_to_end(sampling.sample(GaussianFlow(), req, preview_every=0))
+        assert result.steps == steps and result.images.shape == (1, 28, 28)
+    with pytest.raises(RequestError, match="steps must be"):
+        sampling.with_defaults(SampleRequest(family="diffusion", sampler=spec.name,
+                                             steps=int(spec.steps_range.hi) + 1))

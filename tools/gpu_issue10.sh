@@ -31,7 +31,7 @@ atomic_write_text(os.path.join(folder, "card.json"), json.dumps(c, indent=2) + "
 mb = os.path.getsize(os.path.join(folder, "weights.safetensors")) / 2**20
 loss = "n/a" if c["final_loss"] is None else f"{c['final_loss']:.4f}"  # None under 50 steps
 print(f"{os.path.basename(folder)}: {c['steps']} steps x batch {c['batch']} in {c['wall_time_s']:.0f}s "
-      f"= {c['images_seen'] / c['wall_time_s']:.0f} images/s, final loss {loss}, "
+      f"= {c['images_seen'] / c['wall_time_s']:.1f} images/s, final loss {loss}, "
       f"weights {mb:.1f} MB{'' if mb <= 16 else ' (OVER 16 MB)'}")
 PYEOF
   mkdir -p "$OUT/$m"
