@@ -72,7 +72,7 @@ def run(a: argparse.Namespace) -> int:
     }
     runs = {}
     for family, req in wanted.items():
-        model, card = sampling.load(family, req.model, dev, sampler=req.sampler)
+        model, card = sampling.load(family, req.model, dev)
         req = req.with_(model=card["name"], model_sha256=card["sha256"])
         with _progress.bar(sampling.with_defaults(req).steps, family) as bar:
             req, result, trace = record(model, req, dev, on_event=_progress.on_step(bar))
