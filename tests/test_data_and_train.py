@@ -54,6 +54,10 @@ def test_training_writes_a_model_and_resumes(tmp_path):
     cfg.steps, cfg.resume = 6, True
     card = train(cfg)
     assert card["steps"] == 6 and len(card["history"]) == 2 and card["history"][1]["steps"] == 2
+    # --minutes counts earlier runs: with the budget already spent, a resume stops at once
+    cfg.steps, cfg.minutes = 300, 1e-5
+    card = train(cfg)
+    assert card["steps"] == 6 and card["history"][-1]["steps"] == 0
 
 
 def test_ddp_with_two_cpu_processes_trains_and_resumes(tmp_path):

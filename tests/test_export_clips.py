@@ -14,7 +14,9 @@ from desktopgen.export.clips import (
     ClipSide,
     export_clip,
     frame_count,
+    frame_durations,
     iter_frames,
+    write_clip,
     write_clip_now,
 )
 from desktopgen.export.images import ExportError
@@ -188,3 +190,25 @@ def test_clip_created_meanwhile_is_kept(tmp_path):
     gen = export_clip(target, race_sides(), ClipOptions(fps=4, size=32, seconds=1, hold=0), overwrite=True)
     list(gen)
     assert target.read_bytes()[:3] == b"GIF"
+
+
+@pytest.mark.parametrize("suffix, unit", [(".gif", 10), (".webp", 1)])
+@pytest.mark.parametrize("n, fps", [(150, 15), (10, 7), (61, 30)])
+def test_gif_and_webp_last_exactly_frames_over_fps(tmp_path, suffix, unit, n, fps):
+    # GIF delays are whole 1/100 s, WebP's whole ms: a fixed round(1000 / fps) per frame drifts
+    # (a "10 s" 15-fps GIF lasted 9.92 s); the file must last n / fps, to its unit
+    frames = [np.zeros((16, 16, 3), np.uint8) for _ in range(n)]
+    for i, f in enumerate(frames):  # a white pixel walks the frame, so no two consecutive are merged
+        f[i // 16 % 16, i % 16] = 255
+    path = tmp_path / f"c{suffix}"
+    for _ in write_clip(path, iter(frames), n, fps):
+        pass
+    durations = [f.load() and f.info["duration"] for f in ImageSequence.Iterator(Image.open(path))]
+    assert len(durations) == n
+    assert sum(durations) == unit * round(1000 * n / (fps * unit))
+    assert max(durations) - min(durations) <= unit  # spread evenly, not one long last frame
+
+
+def test_frame_durations_sum_to_the_exact_length():
+    assert frame_durations(150, 15, 10) == [70, 60, 70] * 50  # 10 s as 1/100-s GIF delays
+    assert sum(frame_durations(10, 7)) == 1429 and sum(frame_durations(10, 7, 10)) == 1430

@@ -27,6 +27,12 @@ def make_results():
     return out
 
 
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path, monkeypatch):
+    """The dialog remembers folders in the app's settings: never the user's in tests."""
+    monkeypatch.setenv("DESKTOPGEN_SETTINGS", str(tmp_path.parent / f"{tmp_path.name}-settings.ini"))
+
+
 @pytest.fixture
 def dialog(qtbot, tmp_path):
     d = ExportDialog(None, make_results(), folder=tmp_path)
@@ -40,7 +46,8 @@ def dialog(qtbot, tmp_path):
 def test_image_export_one_sample(dialog, tmp_path):
     dialog.image_side.setCurrentIndex(dialog.image_side.findData("ar"))
     dialog.image_what.setCurrentIndex(1)
-    dialog.image_index.setValue(2)
+    assert dialog.image_index.minimum() == 1  # samples are numbered from 1 where the user sees them
+    dialog.image_index.setValue(3)  # the third sample: index 2
     dialog.image_size.setValue(56)
     dialog.image_path.edit.setText(str(tmp_path / "one.png"))
     dialog.export_button.click()

@@ -185,3 +185,11 @@ def test_a_recipe_nested_100000_deep_gives_a_clear_message(window, tmp_path):
     msg = drop(window, png_with_recipe(tmp_path / "deep.png", text))
     assert msg.startswith("Cannot restore the settings of deep.png"), msg
     assert window._editor is None  # not taken for an image to inpaint either
+
+
+def test_what_the_recipe_itself_cannot_say_is_reported(window, tmp_path):
+    """A hand-written recipe naming only a seed restores it, and says the rest are defaults."""
+    text = '{"request": {"family": "diffusion", "seed": 5}}'
+    msg = drop(window, png_with_recipe(tmp_path / "short.png", text))
+    assert msg.startswith("Restored short.png except:") and "does not say" in msg, msg
+    assert window.controls.seed_spin.value() == 5

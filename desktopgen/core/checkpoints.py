@@ -14,9 +14,10 @@ import json
 import os
 import sys
 import sysconfig
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from desktopgen.core import atomic
 
 WEIGHTS, CONFIG, CARD = "weights.safetensors", "config.json", "card.json"
 DEFAULT_MODELS = {"diffusion": "fmnist-diffusion", "ar": "fmnist-pixel-ar", "classifier": "fmnist-classifier"}
@@ -81,16 +82,8 @@ def sha256_file(path: Path) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace `path` atomically (model folders are rewritten in place by training)."""
+    atomic.write_text(path, text, overwrite=True)
 
 
 def save_model(model, folder: Path, card: dict, dtype=None) -> str:
@@ -108,15 +101,8 @@ def save_model(model, folder: Path, card: dict, dtype=None) -> str:
     arch, config = nets.arch_of(model)
     state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"arch": arch})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / WEIGHTS)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.atomic_write(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"arch": arch}),
+                        overwrite=True)
     digest = sha256_file(folder / WEIGHTS)
     atomic_write_text(folder / CONFIG, json.dumps({"arch": arch, "config": config}, indent=2) + "\n")
     card = {**card, "sha256": digest, "config_sha256": sha256_file(folder / CONFIG),

@@ -1,7 +1,10 @@
 """A canvas that paints a batch of 28x28 frames as a grid, nearest-neighbour scaled.
 
 The AR canvas dims the pixels not generated yet and marks the current position; any canvas can
-show a 28x28 overlay (an inpainting mask, or the context an AR model could see).
+show a 28x28 inpainting mask over what it shows: tinted red over the image about to be inpainted
+(the hole to fill), outlined over an inpainting job's frames (its generated pixels keep their true
+values), and hidden by the user's toggle (`overlay_toggle`). A new run (`clear`) drops the mask:
+it no longer applies.
 """
 
 from __future__ import annotations
@@ -9,20 +12,56 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtCore import QLineF, QRectF, Qt
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 SIZE = 28
 GAP = 1  # pixels between tiles, in image pixels
 
 _checker = ((np.indices((SIZE, SIZE)).sum(0) // 2) % 2).astype(bool)  # 2x2 checks
+TINT, OUTLINE = "tint", "outline"  # how a mask is drawn: over a source, over a job's frames
+OUTLINE_COLOR = QColor(255, 70, 70, 230)
 
 
 def grid_shape(batch: int) -> tuple[int, int]:
     """(rows, cols) of the most square grid that holds `batch` tiles."""
     cols = max(1, math.ceil(math.sqrt(batch)))
     return math.ceil(batch / cols), cols
+
+
+def mask_outline(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The edges between masked and unmasked pixels (or the border) as (x1, y1, x2, y2) segments in
+    pixel-corner coordinates of one 28x28 tile."""
+    m = np.pad(np.asarray(mask).reshape(SIZE, SIZE).astype(bool), 1)
+    inner = m[1:-1, 1:-1]
+    segs = []
+    for y, x in zip(*np.nonzero(inner & ~m[:-2, 1:-1])):  # top edges
+        segs.append((x, y, x + 1, y))
+    for y, x in zip(*np.nonzero(inner & ~m[2:, 1:-1])):  # bottom edges
+        segs.append((x, y + 1, x + 1, y + 1))
+    for y, x in zip(*np.nonzero(inner & ~m[1:-1, :-2])):  # left edges
+        segs.append((x, y, x, y + 1))
+    for y, x in zip(*np.nonzero(inner & ~m[1:-1, 2:])):  # right edges
+        segs.append((x + 1, y, x + 1, y + 1))
+    return [tuple(int(v) for v in s) for s in segs]
+
+
+def overlay_toggle(parent: QWidget, canvases) -> QAction:
+    """The checkable "Show inpainting mask" action (Ctrl+M) for a menu, toolbar or button: shows or
+    hides the mask on `canvases` wherever it applies (it never shows on plain generations)."""
+    canvases = list(canvases)
+    act = QAction("Show inpainting &mask", parent)
+    act.setObjectName("maskOverlayAction")
+    act.setCheckable(True)
+    act.setChecked(True)
+    act.setShortcut(QKeySequence("Ctrl+M"))
+    act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    act.setToolTip("Show the inpainting hole over the images (Ctrl+M): red over the image to "
+                   "inpaint, an outline around what the models filled in")
+    act.setStatusTip(act.toolTip())
+    act.toggled.connect(lambda on: [c.set_overlay_visible(on) for c in canvases])
+    return act
 
 
 def compose(frames: np.ndarray, position: int | None = None, overlay: np.ndarray | None = None,
@@ -59,6 +98,9 @@ class Canvas(QWidget):
         self._frames: np.ndarray | None = None
         self._position: int | None = None
         self._overlay: np.ndarray | None = None
+        self._overlay_style = TINT
+        self._overlay_visible = True
+        self._outline: list[tuple[int, int, int, int]] = []
         self._image: QImage | None = None
         self._message = "Press Generate"
         self.setMinimumSize(240, 240)
@@ -72,11 +114,28 @@ class Canvas(QWidget):
         self._image = None
         self.update()
 
-    def set_overlay(self, mask: np.ndarray | None) -> None:
-        """A 28x28 overlay drawn on every tile (nonzero = marked), or None to remove it."""
+    def set_overlay(self, mask: np.ndarray | None, style: str = TINT) -> None:
+        """A 28x28 mask drawn on every tile (nonzero = marked), or None to remove it. `style`:
+        TINT (red over an image about to be inpainted) or OUTLINE (around the hole, over the frames
+        of an inpainting job, whose pixels stay untouched)."""
+        if style not in (TINT, OUTLINE):
+            raise ValueError(f"overlay style must be {TINT!r} or {OUTLINE!r}, not {style!r}")
         self._overlay = None if mask is None else np.asarray(mask).reshape(SIZE, SIZE)
+        self._overlay_style = style
+        self._outline = mask_outline(self._overlay) if self._overlay is not None else []
         self._image = None
         self.update()
+
+    def set_overlay_visible(self, on: bool) -> None:
+        """The user's toggle: hide the mask (kept, and shown again when switched back on)."""
+        self._overlay_visible = bool(on)
+        self._image = None
+        self.update()
+
+    def overlay(self) -> tuple[np.ndarray | None, str]:
+        """(mask, style) as drawn now: mask None when there is none or it is hidden."""
+        shown = self._overlay if self._overlay_visible else None
+        return shown, self._overlay_style
 
     def set_message(self, text: str) -> None:
         """Text shown when there is no image yet (or over it, dimmed, for errors)."""
@@ -87,14 +146,18 @@ class Canvas(QWidget):
         return self._frames
 
     def clear(self, message: str = "") -> None:
+        """Empty the canvas for a new run (or a failure): the old mask no longer applies."""
         self._frames, self._position, self._image = None, None, None
+        self._overlay, self._outline = None, []
         self._message = message
         self.update()
 
     # --- painting ------------------------------------------------------------------------
     def _qimage(self) -> QImage | None:
         if self._image is None and self._frames is not None:
-            rgb = np.ascontiguousarray(compose(self._frames, self._position, self._overlay))
+            mask, style = self.overlay()
+            rgb = np.ascontiguousarray(compose(self._frames, self._position,
+                                               mask if style == TINT else None))
             h, w, _ = rgb.shape
             self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()  # own the bytes
         return self._image
@@ -117,12 +180,27 @@ class Canvas(QWidget):
             p.setRenderHint(QPainter.SmoothPixmapTransform, False)  # nearest neighbour
             target = self.image_rect()
             p.drawImage(target, img)
+            if self._outline and self._overlay_visible and self._overlay_style == OUTLINE:
+                self._paint_outline(p, target)
             if self._position is not None and self.marker_color is not None and self._frames is not None:
                 self._paint_marker(p, target)
         if self._message and img is None:
             p.setPen(QColor(170, 170, 180))
             p.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self._message)
         p.end()
+
+    def _paint_outline(self, p: QPainter, target: QRectF) -> None:
+        """The hole's border on every tile, drawn between pixels so that none is covered."""
+        rows, cols = grid_shape(len(self._frames))
+        px = target.width() / (cols * (SIZE + GAP) - GAP)
+        pen = QPen(OUTLINE_COLOR)
+        pen.setWidthF(max(1.0, min(2.0, px * 0.2)))
+        p.setPen(pen)
+        for i in range(len(self._frames)):
+            r, c = divmod(i, cols)
+            ox, oy = target.left() + c * (SIZE + GAP) * px, target.top() + r * (SIZE + GAP) * px
+            p.drawLines([QLineF(ox + x1 * px, oy + y1 * px, ox + x2 * px, oy + y2 * px)
+                         for x1, y1, x2, y2 in self._outline])
 
     def _paint_marker(self, p: QPainter, target: QRectF) -> None:
         """A small box around the pixel being generated, on every tile."""

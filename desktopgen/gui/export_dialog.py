@@ -15,6 +15,7 @@ Entry points for the main window:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,9 +52,50 @@ IMAGE_SUFFIX = {"PNG": ".png", "WebP": ".webp", "JPEG": ".jpg"}
 CLIP_SUFFIX = {"MP4 (H.264)": ".mp4", "GIF": ".gif", "WebP": ".webp"}
 
 
-def _default_folder() -> Path:
-    pics = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    return Path(pics) if pics and Path(pics).is_dir() else Path.cwd()
+FOLDER_KEYS = {"image": "export/image_folder", "clip": "export/clip_folder"}
+GIF_MAX_FPS = 50
+HOLD_SECONDS = 1.0  # the final frame stays this long; part of the clip's duration cap, not added
+
+
+def _standard_folder(kind: str) -> Path:
+    """The user's Pictures (images) or Videos (clips) folder; the other one, then home, if missing."""
+    loc = QStandardPaths.StandardLocation
+    order = (loc.PicturesLocation, loc.MoviesLocation) if kind == "image" else (loc.MoviesLocation,
+                                                                                loc.PicturesLocation)
+    for where in (*order, loc.HomeLocation):
+        p = QStandardPaths.writableLocation(where)
+        if p and Path(p).is_dir():
+            return Path(p)
+    return Path.home()
+
+
+def default_folder(kind: str, settings=None) -> Path:
+    """Where an export of `kind` ("image" | "clip") is proposed: the folder last written to, if it
+    still exists, else the user's standard folder for that kind (never the current directory)."""
+    last = settings.value(FOLDER_KEYS[kind], "") if settings is not None else ""
+    if isinstance(last, str) and last and Path(last).is_dir():
+        return Path(last)
+    return _standard_folder(kind)
+
+
+def clip_timing(cap: float, fps: int, hold: float = HOLD_SECONDS) -> tuple[float, float]:
+    """(max_seconds, hold) for ClipOptions so that generation + hold lasts at most `cap` seconds,
+    in whole frames: the cap the user typed is the length of the file, hold included."""
+    least = max(2, math.ceil(0.5 * fps))  # ClipOptions wants at least 0.5 s of generation
+    total = max(least, round(cap * fps))
+    n_hold = min(round(hold * fps), total - least)
+    return (total - n_hold) / fps, n_hold / fps
+
+
+def _window_view(parent, view: str | None, align: str | None) -> tuple[str, str]:
+    """The diffusion view and alignment the window shows (its combos, found by object name)."""
+    def shown(name):
+        box = parent.findChild(QComboBox, name) if isinstance(parent, QWidget) else None
+        return box.currentData() if box is not None else None
+
+    view = view or shown("diffusionViewCombo") or "clean"  # the window's own defaults
+    align = align or shown("timelineAlignCombo") or "progress"
+    return view, "progress" if align == "fraction" else align
 
 
 def normalize_results(results: dict | None) -> dict:
@@ -102,11 +144,24 @@ class ExportDialog(QDialog):
     size, format)."""
 
     def __init__(self, parent=None, results: dict | None = None, tab: str = "image",
-                 folder: str | Path | None = None):
+                 folder: str | Path | None = None, view: str | None = None, align: str | None = None,
+                 settings=None):
+        """`folder`: where to propose both files (default: the last folder written to, else the
+        user's Pictures for images and Videos for clips). `view` ("clean" | "noisy") and `align`
+        ("time" | "progress"; the timeline's "fraction" = "progress"): what the window shows, so
+        the clip starts out like it; None reads them from the parent window's controls.
+        `settings`: a QSettings for the remembered folders (default: the parent's, or the app's)."""
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.results = normalize_results(results)
-        self.folder = Path(folder) if folder else _default_folder()
+        if settings is None:
+            settings = getattr(parent, "settings", None)
+        if settings is None or not hasattr(settings, "value"):
+            from desktopgen.gui.app import make_settings
+            settings = make_settings()
+        self.settings = settings
+        self.folders = {k: Path(folder) if folder else default_folder(k, settings) for k in FOLDER_KEYS}
+        self.view, self.align = _window_view(parent, view, align)
         self._job: ExportJob | None = None
         self._thread = None
         self._pending: Path | None = None
@@ -158,7 +213,8 @@ class ExportDialog(QDialog):
         what.addItem("Batch grid", "grid")
         what.addItem("One sample", "one")
         index = QSpinBox()
-        index.setRange(0, max(0, max((len(r[1].images) for r in self.results.values()), default=1) - 1))
+        # Counted from 1, as everywhere the user sees sample numbers; value() - 1 is the index.
+        index.setRange(1, max(1, max((len(r[1].images) for r in self.results.values()), default=1)))
         index.setPrefix("sample ")
         index.setEnabled(False)
         what.currentIndexChanged.connect(lambda: index.setEnabled(what.currentData() == "one"))
@@ -187,7 +243,7 @@ class ExportDialog(QDialog):
         self.image_size.setToolTip("Longer side of each image; pixels are enlarged by a whole number "
                                    "(nearest neighbour)")
         self.image_path = _PathRow("Export image", "Images (*.png *.webp *.jpg *.jpeg)")
-        self.image_path.edit.setText(str(self.folder / f"desktopgen-{self._seed_name()}.png"))
+        self.image_path.edit.setText(str(self.folders["image"] / f"desktopgen-{self._seed_name()}.png"))
         self.image_format.currentTextChanged.connect(
             lambda t: self.image_path.set_suffix(IMAGE_SUFFIX[t]))
         form.addRow("Side", self.image_side)
@@ -209,7 +265,9 @@ class ExportDialog(QDialog):
         self.clip_align.addItem("Wall-clock time: the faster side finishes and waits", "time")
         self.clip_align.addItem("Progress: both at the same fraction of their steps", "progress")
         self.clip_what, self.clip_index, row = self._sample_row()
+        self.clip_align.setCurrentIndex(max(0, self.clip_align.findData(self.align)))
         self.clip_clean = QCheckBox("Diffusion: show the predicted clean image, not the noisy sample")
+        self.clip_clean.setChecked(self.view == "clean")
         self.clip_fps = QSpinBox()
         self.clip_fps.setRange(1, 60)
         self.clip_fps.setValue(15)
@@ -218,7 +276,8 @@ class ExportDialog(QDialog):
         self.clip_max.setRange(0.5, 600)
         self.clip_max.setValue(10)
         self.clip_max.setSuffix(" s")
-        self.clip_max.setToolTip("Cap on the clip's length; a longer run is shown as a time-lapse")
+        self.clip_max.setToolTip(f"Longest the clip may last, the {HOLD_SECONDS:g} s hold of the final "
+                                 "frame included; a longer run is shown as a time-lapse")
         self.clip_size = QSpinBox()
         self.clip_size.setRange(32, 2048)
         self.clip_size.setValue(256)
@@ -226,8 +285,8 @@ class ExportDialog(QDialog):
         self.clip_format = QComboBox()
         self.clip_format.addItems(list(CLIP_SUFFIX))
         self.clip_path = _PathRow("Export clip", "Clips (*.mp4 *.gif *.webp)")
-        self.clip_path.edit.setText(str(self.folder / f"desktopgen-race-{self._seed_name()}.mp4"))
-        self.clip_format.currentTextChanged.connect(lambda t: self.clip_path.set_suffix(CLIP_SUFFIX[t]))
+        self.clip_path.edit.setText(str(self.folders["clip"] / f"desktopgen-race-{self._seed_name()}.mp4"))
+        self.clip_format.currentTextChanged.connect(self._clip_format_changed)
         form.addRow("Side", self.clip_side)
         form.addRow("Align", self.clip_align)
         form.addRow("Image", row)
@@ -239,15 +298,24 @@ class ExportDialog(QDialog):
         form.addRow("File", self.clip_path)
         return w
 
+    def _clip_format_changed(self, text: str) -> None:
+        self.clip_path.set_suffix(CLIP_SUFFIX[text])
+        # GIF delays count hundredths of a second, and browsers play a delay under 2/100 s as
+        # 10/100 s: above 50 fps a GIF would crawl.
+        self.clip_fps.setMaximum(GIF_MAX_FPS if CLIP_SUFFIX[text] == ".gif" else 60)
+        self.clip_fps.setToolTip(f"GIF: at most {GIF_MAX_FPS} fps (browsers slow faster GIFs down)"
+                                 if CLIP_SUFFIX[text] == ".gif" else "")
+
     # ---- choices ----
     def _families(self, combo: QComboBox) -> list[str]:
         fam = combo.currentData()
         return list(self.results) if fam == BOTH else [fam]
 
     def clip_options(self) -> ClipOptions:
+        run, hold = clip_timing(self.clip_max.value(), self.clip_fps.value())
         return ClipOptions(align=self.clip_align.currentData(), fps=self.clip_fps.value(),
-                           max_seconds=self.clip_max.value(), size=self.clip_size.value(),
-                           index=self.clip_index.value() if self.clip_what.currentData() == "one" else None,
+                           max_seconds=run, hold=hold, size=self.clip_size.value(),
+                           index=self.clip_index.value() - 1 if self.clip_what.currentData() == "one" else None,
                            clean=self.clip_clean.isChecked())
 
     def confirm_overwrite(self, path: Path) -> bool:
@@ -281,13 +349,13 @@ class ExportDialog(QDialog):
             return None
         path, overwrite = target
         sides = {f: self.results[f][:2] for f in self._families(self.image_side)}
-        index = self.image_index.value() if self.image_what.currentData() == "one" else None
+        index = self.image_index.value() - 1 if self.image_what.currentData() == "one" else None
         try:
             export_image(path, sides, index=index, size=self.image_size.value(), overwrite=overwrite)
         except (ExportError, OSError, ValueError) as e:
             self._fail(str(e))
             return None
-        self.last_path = path
+        self._wrote(path, "image")
         self.progress.setValue(100)
         self.status.setText(f"Wrote {path}")
         return path
@@ -349,10 +417,15 @@ class ExportDialog(QDialog):
     def _on_cancelled(self) -> None:
         self._end("Cancelled: nothing was written.", None)
 
+    def _wrote(self, path: Path, kind: str) -> None:
+        """Remember the file and its folder: the next export of this kind is proposed there."""
+        self.last_path = path
+        self.settings.setValue(FOLDER_KEYS[kind], str(path.resolve().parent))
+
     def _end(self, message: str, path: Path | None) -> None:
         self._set_running(False)
         if path is not None:
-            self.last_path = path
+            self._wrote(path, "clip")
         else:
             self.progress.setValue(0)
         self.status.setText(message)

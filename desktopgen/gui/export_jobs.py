@@ -40,12 +40,15 @@ class ExportJob(QObject):
         try:
             gen = self._make()
             for done, total in gen:
-                if self._abort.is_set():
+                # The last item comes after the file was renamed into place: a cancel pressed during
+                # the final encode arrives too late to unwrite it, so the job reports the file.
+                if self._abort.is_set() and done < total:
                     gen.close()  # GeneratorExit inside write_clip: temp file removed
                     self.cancelled.emit()
                     return
                 self.progress.emit(done, total)
-            self.finished.emit(self._message)
+            late = " (it was complete before the cancel took effect)" if self._abort.is_set() else ""
+            self.finished.emit(self._message + late)
         except Exception as e:  # shown to the user; the generator has already cleaned up
             if gen is not None:
                 gen.close()

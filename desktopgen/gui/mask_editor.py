@@ -11,6 +11,8 @@ Entry points for the main window:
     editor.set_image(array28, note="")  # e.g. "send this result to inpainting" (one click)
     editor.open_file(path) / editor.open_dialog()    # Ctrl+O
     editor.set_ar_position(k)           # live: show what the AR model can see at pixel k (-1: off)
+    editor.add_overlay_toggle(action)   # a button for the window's "show inpainting mask" action
+    editor.examples                     # the example picker (resources/examples), .picked(path)
     image_path_from_mime(mime)          # for drops on the canvases: (path | None, error | None)
     mask_overlay_image(mask), ar_context_image(mask, k)  # 28x28 RGBA QImages to draw over a canvas
 Mask convention: 1 = generate, 0 = keep.
@@ -18,9 +20,11 @@ Mask convention: 1 = generate, 0 = keep.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QImage, QImageReader, QKeySequence, QPainter, QPen, QPixmap
+from PySide6.QtCore import QMimeData, QSize, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QAction, QImageReader, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -39,9 +44,16 @@ from PySide6.QtWidgets import (
 
 from desktopgen import CLASS_NAMES
 from desktopgen.data.images import SUFFIXES, ImageImportError, load_image, pick_one
+from desktopgen.gui.examples import ExamplePicker
+from desktopgen.gui.mask_canvas import (  # noqa: F401 (the overlays are part of this module's API)
+    EDITOR_WIDTH,
+    SIZE,
+    MaskCanvas,
+    ar_context_image,
+    mask_overlay_image,
+)
 from desktopgen.sampling import masks
 
-SIZE = 28
 _BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]]) / 16 + 1 / 32
 PRESET_LABELS = {"bottom-half": "Bottom half", "top-half": "Top half", "left-half": "Left half",
                  "right-half": "Right half", "center-square": "Centre square",
@@ -59,105 +71,6 @@ def image_path_from_mime(mime: QMimeData) -> tuple[str | None, str | None]:
         return str(pick_one([u.toLocalFile() for u in urls])), None
     except ImageImportError as e:
         return None, str(e)[0].upper() + str(e)[1:]
-
-
-def _rgba_image(rgba: np.ndarray) -> QImage:
-    rgba = np.ascontiguousarray(rgba, np.uint8)
-    h, w = rgba.shape[:2]
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()  # own the pixels
-
-
-def mask_overlay_image(mask, alpha: int = 110) -> QImage:
-    """28x28 RGBA: red, semi-transparent where the mask is 1 (to be generated)."""
-    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
-    rgba[np.asarray(mask) == 1] = (230, 40, 40, alpha)
-    return _rgba_image(rgba)
-
-
-def ar_context_image(mask, position: int) -> QImage:
-    """28x28 RGBA for raster AR at pixel `position`: green = known pixels it conditions on (before it),
-    grey = known pixels it cannot see yet (after it), yellow = the pixel being generated."""
-    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
-    rgba[masks.ar_context(mask, position)] = (40, 220, 90, 120)
-    rgba[masks.hidden_context(mask, position)] = (60, 60, 60, 170)
-    if 0 <= position < SIZE * SIZE:
-        rgba[position // SIZE, position % SIZE] = (255, 230, 0, 255)
-    return _rgba_image(rgba)
-
-
-class MaskCanvas(QWidget):
-    """The 28x28 source drawn large (nearest), the mask overlay on top, painted with the mouse."""
-
-    strokeStarted = Signal()
-    painted = Signal()
-
-    def __init__(self, editor: MaskEditor):
-        super().__init__(editor)
-        self.editor = editor
-        self.setMinimumSize(224, 224)
-        self.setMouseTracking(True)
-        self.setAcceptDrops(False)  # the editor handles drops for the whole panel
-        self._hover: QPointF | None = None
-        self._painting = False
-
-    def sizeHint(self) -> QSize:
-        return QSize(336, 336)
-
-    def _square(self) -> QRectF:
-        s = min(self.width(), self.height())
-        return QRectF((self.width() - s) / 2, (self.height() - s) / 2, s, s)
-
-    def to_pixel(self, pos: QPointF) -> tuple[float, float]:
-        r = self._square()
-        return ((pos.y() - r.top()) / r.height() * SIZE, (pos.x() - r.left()) / r.width() * SIZE)
-
-    def paintEvent(self, _event):
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(30, 30, 30))
-        r = self._square()
-        src = self.editor.source()
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        if src is None:
-            p.setPen(QColor(200, 200, 200))
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       "Drop an image here\nor press Open (Ctrl+O)")
-        else:
-            gray = np.ascontiguousarray(src)
-            img = QImage(gray.data, SIZE, SIZE, SIZE, QImage.Format.Format_Grayscale8).copy()
-            p.drawImage(r, img)
-        p.drawImage(r, mask_overlay_image(self.editor.mask()))
-        if self.editor.ar_position >= 0:
-            p.drawImage(r, ar_context_image(self.editor.mask(), self.editor.ar_position))
-        if self._hover is not None:  # brush outline
-            rad = self.editor.brush_size() / 2 * r.width() / SIZE
-            p.setPen(QPen(QColor(255, 255, 255, 180), 1))
-            p.drawEllipse(self._hover, rad, rad)
-        p.end()
-
-    def mousePressEvent(self, e):
-        if e.button() == Qt.MouseButton.LeftButton:
-            self._painting = True
-            self.strokeStarted.emit()
-            self._dab(e.position())
-
-    def mouseMoveEvent(self, e):
-        self._hover = e.position()
-        if self._painting:
-            self._dab(e.position())
-        self.update()
-
-    def mouseReleaseEvent(self, e):
-        if self._painting:
-            self._painting = False
-            self.editor._stroke_done()
-
-    def leaveEvent(self, _e):
-        self._hover = None
-        self.update()
-
-    def _dab(self, pos: QPointF):
-        cy, cx = self.to_pixel(pos)
-        self.editor._dab(cy, cx)
 
 
 class MaskEditor(QWidget):
@@ -182,11 +95,16 @@ class MaskEditor(QWidget):
         self.canvas.strokeStarted.connect(self._begin_change)
 
         self.original = QLabel("")  # the picture as it was, beside the converted 28x28
-        self.original.setFixedSize(96, 96)
+        self.original.setFixedSize(56, 56)
         self.original.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.original.setStyleSheet("border: 1px solid #555;")
-        self.info = QLabel("No image yet: drop one, press Open, or pick an example.")
+        self.original.setToolTip("The picture as it was, before conversion to 28x28")
+        self.info = QLabel("No image yet: drop one, press Open, or pick an example below.")
         self.info.setWordWrap(True)
+        self.info.setMinimumWidth(120)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.examples = ExamplePicker()
+        self.examples.picked.connect(self.open_file)
 
         self.brush = QRadioButton("Brush")
         self.eraser = QRadioButton("Eraser")
@@ -198,22 +116,27 @@ class MaskEditor(QWidget):
         self.size_box.setRange(1, 14)
         self.size_box.setValue(4)
         self.size_box.setPrefix("size ")
-        self.soft = QCheckBox("Soft edge")
-        self.soft.setToolTip("Dithered rim: the hole's edge mixes kept and generated pixels")
+        self.size_box.setToolTip("Brush diameter in image pixels")
+        self.soft = QCheckBox("Soft")
+        self.soft.setToolTip("Soft edge: a dithered rim where the hole's edge mixes kept and "
+                             "generated pixels")
 
         self.undo_btn = QPushButton("Undo")
         self.redo_btn = QPushButton("Redo")
         clear_btn = QPushButton("Clear")
         invert_btn = QPushButton("Invert")
+        invert_btn.setToolTip("Swap hole and kept pixels")
         self.undo_btn.clicked.connect(self.undo)
         self.redo_btn.clicked.connect(self.redo)
         clear_btn.clicked.connect(self.clear)
         invert_btn.clicked.connect(self.invert)
         self.preset_buttons = {}
         presets = QGridLayout()
+        presets.setSpacing(3)
         for i, name in enumerate(masks.PRESETS):
             b = QPushButton(PRESET_LABELS[name])
             b.setObjectName(f"preset-{name}")
+            b.setToolTip(f"Mask preset: {PRESET_LABELS[name].lower()}")
             b.clicked.connect(lambda _=False, n=name: self.apply_preset(n))
             presets.addWidget(b, i // 3, i % 3)
             self.preset_buttons[name] = b
@@ -224,9 +147,11 @@ class MaskEditor(QWidget):
                                      "border")
         self.invert_combo.currentIndexChanged.connect(self._reimport)
         open_btn = QPushButton("Open…")
+        open_btn.setToolTip("Open an image file to inpaint (Ctrl+O)")
         open_btn.clicked.connect(self.open_dialog)
         self.class_combo = QComboBox()
         self.class_combo.addItems(["any class"] + list(CLASS_NAMES))
+        self.class_combo.setToolTip("The class both models are asked for (any: no guidance)")
         self.resample_box = QSpinBox()
         self.resample_box.setRange(1, 20)
         self.resample_box.setPrefix("resample ")
@@ -241,33 +166,37 @@ class MaskEditor(QWidget):
         self.ar_slider.setToolTip("Show what the raster AR model can see when it generates pixel k")
         self.ar_slider.valueChanged.connect(self.set_ar_position)
         self.ar_label = QLabel("AR context: off")
+        self.ar_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.inpaint_btn = QPushButton("Inpaint")
+        self.inpaint_btn.setToolTip("Both models fill the red hole of this image")
         self.inpaint_btn.setEnabled(False)
         self.inpaint_btn.clicked.connect(self.request_inpaint)
 
-        top = QHBoxLayout()
-        top.addWidget(self.original)
-        top.addWidget(self.info, 1)
-        tools = QHBoxLayout()
-        for w in (self.brush, self.eraser, self.size_box, self.soft):
-            tools.addWidget(w)
-        edits = QHBoxLayout()
-        for w in (self.undo_btn, self.redo_btn, clear_btn, invert_btn):
-            edits.addWidget(w)
-        src = QHBoxLayout()
-        for w in (open_btn, self.invert_combo):
-            src.addWidget(w)
-        run = QHBoxLayout()
-        for w in (self.class_combo, self.resample_box, self.jump_box, self.inpaint_btn):
-            run.addWidget(w)
-        ar = QHBoxLayout()
-        ar.addWidget(self.ar_label)
-        ar.addWidget(self.ar_slider, 1)
+        # Rows kept narrow (EDITOR_WIDTH): the dock must leave the canvases and plots their room.
+        self._run_row = run2 = QHBoxLayout()
+        run2.addWidget(self.inpaint_btn, 1)
+        rows = [[self.original, (self.info, 1)], [self.examples],
+                [self.brush, self.eraser, (self.size_box, 1), self.soft],
+                [self.undo_btn, self.redo_btn, clear_btn, invert_btn], presets,
+                [(open_btn, 1), (self.invert_combo, 1)], [self.ar_label], [self.ar_slider],
+                [(self.class_combo, 2), (self.resample_box, 1), (self.jump_box, 1)], run2]
         lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(self.canvas, 1)
-        for sub in (tools, edits, presets, src, ar, run):
-            lay.addLayout(sub)
+        lay.setContentsMargins(6, 4, 6, 6)
+        lay.setSpacing(4)
+        for i, row in enumerate(rows):
+            if isinstance(row, list):
+                box = QHBoxLayout()
+                box.setSpacing(4)
+                for w in row:
+                    w, stretch = w if isinstance(w, tuple) else (w, 0)
+                    box.addWidget(w, stretch)
+                row = box
+            lay.addLayout(row)
+            if i == 1:
+                lay.addWidget(self.canvas)
+        lay.addStretch(1)  # a tall dock leaves room below the rows, not black bars round the canvas
+        for b in self.findChildren(QPushButton):  # Fusion's 80-px minimum would widen the dock
+            b.setMinimumWidth(40)
 
         for text, keys, slot in (("Undo mask", QKeySequence.StandardKey.Undo, self.undo),
                                  ("Redo mask", QKeySequence("Ctrl+Shift+Z"), self.redo),
@@ -278,6 +207,21 @@ class MaskEditor(QWidget):
             act.triggered.connect(slot)
             self.addAction(act)
         self._sync_buttons()
+
+    def sizeHint(self) -> QSize:
+        return QSize(EDITOR_WIDTH, 640)
+
+    def add_overlay_toggle(self, action: QAction) -> QCheckBox:
+        """A check box beside Inpaint bound to the window's checkable "show inpainting mask"
+        action (a check box shows its state more plainly than a pressed button)."""
+        box = QCheckBox("Show mask")
+        box.setObjectName("maskOverlayCheck")
+        box.setToolTip(action.toolTip())
+        box.setChecked(action.isChecked())
+        box.toggled.connect(action.setChecked)
+        action.toggled.connect(box.setChecked)
+        self._run_row.addWidget(box)
+        return box
 
     # --- state -------------------------------------------------------------------------------
     def source(self) -> np.ndarray | None:
@@ -332,6 +276,10 @@ class MaskEditor(QWidget):
 
     def set_ar_position(self, position: int) -> None:
         self.ar_position = int(position)
+        if self.ar_slider.value() != self.ar_position:  # live from a run: the slider follows
+            self.ar_slider.blockSignals(True)
+            self.ar_slider.setValue(self.ar_position)
+            self.ar_slider.blockSignals(False)
         if self.ar_position < 0:
             self.ar_label.setText("AR context: off")
         else:
@@ -451,9 +399,16 @@ class MaskEditor(QWidget):
         if not img.isNull():
             self.original.setPixmap(QPixmap.fromImage(img))
 
+    def open_folder(self) -> str:
+        """Where Open starts: the last image's folder, else the user's Pictures (not the cwd)."""
+        if self._path and Path(self._path).parent.is_dir():
+            return str(Path(self._path).parent)
+        pics = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        return pics if pics and Path(pics).is_dir() else str(Path.home())
+
     def open_dialog(self):
         pattern = " ".join(f"*{s}" for s in SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image to inpaint", "",
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image to inpaint", self.open_folder(),
                                               f"Images ({pattern});;All files (*)")
         if path:
             self.open_file(path)

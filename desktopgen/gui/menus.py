@@ -8,11 +8,12 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
+from desktopgen.gui.canvas import overlay_toggle
 from desktopgen.gui.theme import FAMILIES, NAMES
 
 
 class Menus(QObject):
-    """File, Image and Help menus of `window` (a QMainWindow)."""
+    """File, Image and Help menus of `window` (a QMainWindow); the mask toggle acts on `canvases`."""
 
     openRequested = Signal()
     exportRequested = Signal(str)  # "image" | "clip"
@@ -23,7 +24,7 @@ class Menus(QObject):
     inpaintPanelRequested = Signal()
     sendRequested = Signal(str)  # family whose result goes to inpainting
 
-    def __init__(self, window):
+    def __init__(self, window, canvases=()):
         super().__init__(window)
 
         def action(text, signal, shortcuts=(), tip=""):
@@ -65,6 +66,9 @@ class Menus(QObject):
         self.inpaint_panel_action.setToolTip("Paint a hole in an image and let both models fill it")
         self.inpaint_panel_action.triggered.connect(lambda: self.inpaintPanelRequested.emit())
         im.addAction(self.inpaint_panel_action)
+        self.mask_overlay_action = overlay_toggle(window, canvases)  # Ctrl+M: show/hide the hole
+        im.addAction(self.mask_overlay_action)
+        window.addAction(self.mask_overlay_action)
         self.send_actions = {}
         for f in FAMILIES:
             a = QAction(f"Send {NAMES[f].lower()} result (sample 1) to inpainting", window)

@@ -6,11 +6,11 @@ ranges come from the one table, desktopgen.core.samplers.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktopgen import CLASS_NAMES
+from desktopgen.core.checkpoints import models_dir  # torch-free: the same search order as the engine
 from desktopgen.core.requests import FAMILIES
 from desktopgen.core.samplers import default_sampler
 
@@ -18,12 +18,6 @@ DEFAULT_MODELS = {f: default_sampler(f).default_model for f in FAMILIES}  # the 
 ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar"}
 CLASSES = ("any",) + CLASS_NAMES
 OTHER = "other"  # a model for neither side (the metrics classifier)
-
-
-def models_dir() -> Path:
-    """Same rule as desktopgen.core.checkpoints.models_dir, without importing torch."""
-    env = os.environ.get("DESKTOPGEN_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(frozen=True)

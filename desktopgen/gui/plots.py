@@ -88,6 +88,9 @@ class _Plot:
                             max(ly, ymax * 1.3, 1e-3) if ymax > ly else ly)
 
 
+SHORT = {"diffusion": "Diffusion", "ar": "AR"}  # legend names in the narrow memory plot
+
+
 class TelemetryPlots(QWidget):
     """Three plots in a row; `add(event)` per step, `refresh_next()` per redraw tick."""
 
@@ -105,7 +108,7 @@ class TelemetryPlots(QWidget):
                         "each is slower while the other runs.")
         self.mem = _Plot("Memory", "process RSS", "MiB", ("mem", "peak"),
                          "Memory during the run: CUDA allocated and peak on a GPU; on a CPU the "
-                         "whole app's resident memory (both sides live in one process).",
+                         "whole app's resident memory: one process for both sides.",
                          legend_at=(-8, -8))
         self.mem.item.legend.setColumnCount(2)  # four entries in two rows: a short plot keeps them
         self.plots = [self.steps, self.ms, self.mem]
@@ -138,7 +141,7 @@ class TelemetryPlots(QWidget):
             for pl in self.plots:
                 for k in pl.fields:
                     kind = "now" if k == "mem" else "peak"
-                    name = NAMES[f] if len(pl.fields) == 1 else f"{NAMES[f]} {kind}"
+                    name = NAMES[f] if len(pl.fields) == 1 else f"{SHORT[f]} {kind}"  # fits the plot
                     pl.curves[(f, k)] = pl.item.plot(name=name, pen=dashed if k == "peak" else pen)
         self.cursors = {}
         for f, color in COLORS.items():  # the timeline's moment, per side
@@ -168,11 +171,11 @@ class TelemetryPlots(QWidget):
         p = self.mem.item
         if kind == "cuda":
             p.setLabel("left", "CUDA allocated / peak", units="MiB")
-            p.setTitle("GPU memory: CUDA allocated (dashed: peak)")
+            p.setTitle("GPU memory (dashed: peak)")  # whole at 1280 px with the dock open
             self.memory_note.hide()
         else:
             p.setLabel("left", "process RSS", units="MiB")
-            p.setTitle("Memory of the one process (dashed: peak)")
+            p.setTitle("Memory: app RSS (dashed: peak)")  # one process for both sides: see tooltip
             self.memory_note.show()
 
     def progress_mode(self) -> str:

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from desktopgen.core.events import RunResult
-from desktopgen.gui.canvas import Canvas
+from desktopgen.gui.canvas import OUTLINE, Canvas
 from desktopgen.gui.theme import COLORS, NAMES
 
 TOOLTIPS = {
@@ -62,7 +62,8 @@ class SideView(QWidget):
 
     def set_caption(self, model: str, sampler_label: str, steps: int | None, device: str) -> None:
         parts = [model, sampler_label] + ([f"{steps} steps"] if steps else [])
-        self.caption.setText(" · ".join(parts + [device or "device: loading…"]))
+        self.caption.setText(" · ".join(parts))  # one line at 1280 px with the inpainting dock open
+        self.caption.setToolTip(" · ".join(parts + [device or "device: loading…"]))
 
     def show_frames(self, frames, clean=None, position=None, view: str = "clean") -> None:
         """A step's previews: diffusion shows the predicted clean image or the noisy sample."""
@@ -116,9 +117,15 @@ class SideView(QWidget):
         self.figures.setStyleSheet("color: #ff6b6b;")
         self.canvas.clear(f"{NAMES[self.family]} failed:\n{message}")
 
-    def show_source(self, image) -> None:
-        """The image to inpaint, before Inpaint is pressed."""
+    def show_source(self, image, mask=None) -> None:
+        """The image to inpaint, before Inpaint is pressed, with its hole tinted red (if any)."""
         self.canvas.set_frames(np.asarray(image, np.uint8).reshape(1, 28, 28))
+        self.canvas.set_overlay(mask if mask is not None and np.asarray(mask).any() else None)
+
+    def outline(self, mask) -> None:
+        """Outline an inpainting run's hole (None: no hole) over its frames, whose generated pixels
+        keep their true values. Call after `prepare`, which drops any earlier mask."""
+        self.canvas.set_overlay(None if mask is None else np.asarray(mask), OUTLINE)
 
     def _bar(self, value: int, maximum: int, text: str) -> None:
         self.progress.setRange(0, maximum)

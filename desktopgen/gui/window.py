@@ -14,14 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from desktopgen.core import samplers
 from desktopgen.core.requests import SampleRequest
@@ -119,8 +112,7 @@ class MainWindow(QMainWindow):
         self._plots_placeholder.setStyleSheet("background: #16161a; color: #77777f;")
         b.addWidget(self._plots_placeholder, 1)
         split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setSizes([500, 250])  # a third for the plots: 180 px each at 1280x800, dock open or not
         outer.addWidget(split)
         self.setCentralWidget(central)
         self.setAcceptDrops(True)  # an image opens in the mask editor; an exported PNG, its recipe
@@ -149,7 +141,8 @@ class MainWindow(QMainWindow):
         r.allIdle.connect(self._on_all_idle)
 
     def _build_menus(self) -> None:
-        m = self.menus = Menus(self)
+        m = self.menus = Menus(self, self.canvases.values())
+        self.mask_overlay_action = m.mask_overlay_action  # Ctrl+M; the editor's check box shares it
         self.open_action = m.open_action  # the mask editor gives up its Ctrl+O to this one
         m.openRequested.connect(lambda: self.open_image())
         m.exportRequested.connect(self.export)
@@ -237,10 +230,10 @@ class MainWindow(QMainWindow):
         fields = {k: v for k, v in changes.items() if k in allowed}
         fields.update(source=tuple(map(tuple, source.astype(int).tolist())),
                       mask=tuple(map(tuple, mask.astype(int).tolist())))
-        for c in self.canvases.values():
-            c.set_overlay(mask)
         self._inpaint = {f: fields for f in families}
-        self.generate(families)
+        self.generate(families)  # clears the canvases, and with them any earlier mask
+        for f in families:
+            self.views[f].outline(mask)
 
     def cancel(self) -> None:
         """Stop both sides after their current step; what was made so far stays on screen."""
@@ -262,6 +255,8 @@ class MainWindow(QMainWindow):
         s = self.sides[f]
         self._update_caption(f)
         self.views[f].show_result(done.result, s.trace.total if s.trace and s.trace.total else 0)
+        if f == "ar" and self._editor is not None:
+            self._editor.set_ar_position(-1)  # the live AR context ends with the run
 
     @Slot(object)
     def _on_failed(self, fail: JobFailed) -> None:
@@ -334,6 +329,8 @@ class MainWindow(QMainWindow):
         frames, text = moment(traces, self.timeline.position(), self.timeline.by_time())
         view = self.controls.view_combo.currentData()
         for fr in frames:
+            req = self.sides[fr.family].request  # its own hole, even if the editor's mask changed since
+            self.views[fr.family].outline(req.mask if req else None)
             self.views[fr.family].show_frames(fr.preview, fr.clean, fr.position, view)
             self.plots.set_cursor(fr.family, fr.elapsed)
         self.timeline.label.setText(text)
@@ -367,10 +364,11 @@ class MainWindow(QMainWindow):
             self._editor_dock.setObjectName("inpaintDock")
             self._editor_dock.setWidget(self._editor)
             self.addDockWidget(Qt.RightDockWidgetArea, self._editor_dock)
+            self.resizeDocks([self._editor_dock], [self._editor.sizeHint().width()], Qt.Horizontal)
+            self._editor.add_overlay_toggle(self.mask_overlay_action)
             self._editor.message.connect(self._show_message)
             self._editor.inpaintRequested.connect(self._inpaint_from_editor)
             self._editor.maskChanged.connect(self._show_mask)
-            self._editor.imageChanged.connect(self._show_source)
             for a in self._editor.actions():  # File > Open image (Ctrl+O) does the same: one owner,
                 if a.shortcut() == self.open_action.shortcut():  # or Qt finds Ctrl+O ambiguous
                     a.setShortcut(QKeySequence())
@@ -391,16 +389,12 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_mask(self, mask) -> None:
-        for c in self.canvases.values():
-            c.set_overlay(mask if mask is not None and np.asarray(mask).any() else None)
-
-    @Slot(object)
-    def _show_source(self, image) -> None:
-        """Put the image to inpaint on both canvases, so the hole shows before Inpaint is pressed."""
-        if image is None or self.is_running():
-            return
-        for v in self.views.values():
-            v.show_source(image)
+        """The image to inpaint with its hole on both canvases, before Inpaint is pressed (the editor
+        sends its mask after each new image too). The mask applies to the editor's image only."""
+        source = self._editor.source() if self._editor is not None else None
+        if source is not None and not self.is_running():
+            for v in self.views.values():
+                v.show_source(source, mask)
 
     @Slot()
     def _inpaint_from_editor(self) -> None:
@@ -446,7 +440,8 @@ class MainWindow(QMainWindow):
             self._show_message(drop.error)
             return True
         self._inpaint = {}
-        problems = [p for req in drop.recipe.requests.values() for p in self.restore_request(req)]
+        problems = list(drop.recipe.warnings)  # what the recipe itself could not say exactly
+        problems += [p for req in drop.recipe.requests.values() for p in self.restore_request(req)]
         name = Path(path).name
         self._show_message(f"Restored {name} except: {'; '.join(problems)}." if problems else
                            f"Restored the settings of {name}. Press Generate.")

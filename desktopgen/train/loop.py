@@ -12,7 +12,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from desktopgen import nets
-from desktopgen.core import checkpoints
+from desktopgen.core import atomic, checkpoints
 from desktopgen.core.device import autocast_dtype, device_name, pick_device
 from desktopgen.data import fmnist
 from desktopgen.train.recipes import RECIPES, check_arch
@@ -151,14 +150,8 @@ def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: 
             tensors[f"opt.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     meta = {"step": step, "elapsed": elapsed, "loss": loss, "param_groups": opt_state["param_groups"]}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".state.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"state": json.dumps(meta)})
-        os.replace(tmp, folder / STATE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.atomic_write(folder / STATE, lambda tmp: save_file(
+        tensors, str(tmp), metadata={"state": json.dumps(meta)}), overwrite=True)
     checkpoints.atomic_write_text(folder / "state.json", json.dumps(meta))
 
 
@@ -226,7 +219,8 @@ def train(cfg: TrainConfig) -> dict:
     gen = torch.Generator(device).manual_seed(cfg.seed * 1000 + rank + step)
     per_rank = batch // world
     budget = cfg.minutes * 60
-    clock = Budget(cfg.steps, budget - prior_elapsed if budget else 0.0, device, world)
+    # --minutes counts the runs before a resume too; none left: stop at once (not "no limit")
+    clock = Budget(cfg.steps, max(budget - prior_elapsed, 1e-6) if budget else 0.0, device, world)
     log(f"training {cfg.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters) "
         f"on {device_name(device)} x{world}, batch {batch}, lr {lr}, "
         f"{'bf16' if amp == torch.bfloat16 else 'fp16' if amp else 'fp32'}")
