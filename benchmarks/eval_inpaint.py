@@ -62,13 +62,15 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--data", default=None)
     p.add_argument("--json", default=None)
+    p.add_argument("--diffusion-model", default="", help="e.g. fmnist-inpaint (default: fmnist-diffusion)")
     a = p.parse_args(argv)
 
     dev = pick_device(a.device)
     test_x, test_y = fmnist.load("test", a.data)
     x, y = test_x[: a.n], test_y[: a.n]
     clf = checkpoints.load_model("fmnist-classifier", dev)[0]
-    models = {f: sampling.load(f, "", dev)[0] for f in a.families.split(",")}
+    models = {f: sampling.load(f, a.diffusion_model if f == "diffusion" else "", dev)[0]
+              for f in a.families.split(",")}
     orig_acc = float((metrics.classify(clf, x, dev)[0] == y).mean())
     rows = []
     print(f"# {a.n} test images, device {device_name(dev)}, torch {torch.__version__}, class any "

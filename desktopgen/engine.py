@@ -24,7 +24,7 @@ def sample_images(req: SampleRequest, n: int, batch: int = 64, device="auto", mo
     dev = pick_device(device) if isinstance(device, str) else device
     card = {}
     if model is None:
-        model, card = sampling.load(req.family, req.model, dev)
+        model, card = sampling.load(req.family, req.model, dev, sampler=req.sampler)
     req = sampling.with_defaults(req.with_(model=card.get("name", req.model),
                                            model_sha256=card.get("sha256", req.model_sha256)))
     images, labels, t0, peak, kind, first = [], [], time.perf_counter(), 0, "process", None
@@ -121,7 +121,7 @@ def evaluate(a: EvalConfig, on_event=None) -> dict:
           f"{floor['fd']:8.3f} {floor['kid']:9.5f} {'':>8s}")
     model_name = a.model
     if a.family in ("diffusion", "ar"):
-        model, card = sampling.load(a.family, a.model, dev)
+        model, card = sampling.load(a.family, a.model, dev, sampler=a.sampler)
         model_name = card["name"]
         for cfg in _sweep_configs(a.family, a):
             req = SampleRequest(family=a.family, model=model_name, sampler=cfg["sampler"],

@@ -96,9 +96,10 @@ def run(a: argparse.Namespace) -> int:
     from desktopgen.core.device import device_name, pick_device
     from desktopgen.core.requests import MAX_BATCH, SampleRequest
     from desktopgen.export.images import save_grid_png, save_npz
+    from desktopgen.sampling.inpaint_model import default_model
 
     dev = pick_device(a.device)
-    model, card = sampling.load(a.family, a.model, dev)
+    model, card = sampling.load(a.family, a.model or default_model(a.family, a.resample), dev)
     if a.class_label is None:
         guidance = 0.0  # the null class: "any"
     else:

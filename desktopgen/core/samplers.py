@@ -51,12 +51,30 @@ def _diffusion(name: str, label: str, steps: int, help: str) -> SamplerSpec:
                        temperature_range=NO_TEMPERATURE, top_k=0, help=help)
 
 
+def _flow_rows() -> tuple[SamplerSpec, ...]:
+    """Issue 10's samplers of the shortcut model (desktopgen/sampling/flow.py)."""
+    def row(name, label, steps, rng, guidance, help):
+        return SamplerSpec(name=name, label=label, family="diffusion", model_kind="flow",
+                           default_model="fmnist-flow", steps=steps, steps_range=rng,
+                           guidance=guidance, guidance_range=GUIDANCE, temperature=1.0,
+                           temperature_range=NO_TEMPERATURE, top_k=0, help=help)
+    return (
+        row("flow-euler", "Flow matching (Euler)", 20, DIFFUSION_STEPS, 2.0,
+            "Rectified flow, first-order steps along the learned velocity."),
+        row("flow-heun", "Flow matching (Heun)", 10, Range(1, 500), 2.0,
+            "Rectified flow, second-order steps: two network calls per step."),
+        row("few-step", "Few-step (shortcut model)", 4, Range(1, 4), 1.5,
+            "One network told its step size: 1 to 4 steps of size 1/steps."),
+    )
+
+
 SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
     _diffusion("dpmpp-2m", "DPM-Solver++ (2M)", 20,
                "Second-order multistep solver: good images in few steps."),
     _diffusion("ddim", "DDIM", 20, "Deterministic first-order steps: the same noise, the same image."),
     _diffusion("ddpm", "DDPM (ancestral)", 20,
                "Fresh noise at every step: needs many steps (50 and more)."),
+    *_flow_rows(),
     SamplerSpec(name="pixel", label="Pixel by pixel (raster)", family="ar", model_kind="pixel-ar",
                 default_model="fmnist-pixel-ar", steps=0, steps_range=Range(784, 784),
                 guidance=1.5, guidance_range=GUIDANCE, temperature=1.0,

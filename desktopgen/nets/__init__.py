@@ -7,18 +7,27 @@ from dataclasses import asdict
 import torch.nn as nn
 
 from desktopgen.nets.classifier import Classifier, ClassifierConfig
+from desktopgen.nets.inpaint_unet import InpaintUNet, InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
+from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
 from desktopgen.nets.unet import UNet, UNetConfig
 
-__all__ = ["ARCHS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError", "PixelAR",
-           "PixelARConfig", "UNet", "UNetConfig", "arch_of", "build", "check_config", "parameter_count"]
+__all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
+           "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
+           "ShortcutUNetConfig", "UNet", "UNetConfig", "arch_of", "build", "check_config", "kind_of",
+           "parameter_count"]
 
 ARCHS = {
     "unet": (UNet, UNetConfig),
     "pixel_ar": (PixelAR, PixelARConfig),
     "classifier": (Classifier, ClassifierConfig),
+    "shortcut_unet": (ShortcutUNet, ShortcutUNetConfig),
+    "inpaint_unet": (InpaintUNet, InpaintUNetConfig),
 }
+# The model kind each architecture is (the sampler table's `model_kind`).
+KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
+         "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint"}
 
 
 def build(arch: str, config: dict) -> nn.Module:
@@ -31,6 +40,15 @@ def build(arch: str, config: dict) -> nn.Module:
 
 def arch_of(model: nn.Module) -> tuple[str, dict]:
     for arch, (module_cls, _) in ARCHS.items():
-        if isinstance(model, module_cls):
+        if type(model) is module_cls:  # exact: the shortcut and inpainting nets are UNets too
             return arch, asdict(model.config)
+    raise ValueError(f"not a DesktopGen network: {type(model).__name__}")
+
+
+def kind_of(model: nn.Module) -> str:
+    """The model kind of a network (or of a subclass of one, e.g. a test's stand-in)."""
+    for cls in type(model).__mro__:
+        for arch, (module_cls, _) in ARCHS.items():
+            if cls is module_cls:
+                return KINDS[arch]
     raise ValueError(f"not a DesktopGen network: {type(model).__name__}")

@@ -10,12 +10,16 @@ from __future__ import annotations
 from dataclasses import fields
 
 from desktopgen.nets.classifier import ClassifierConfig
+from desktopgen.nets.inpaint_unet import InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelARConfig
+from desktopgen.nets.shortcut import ShortcutUNetConfig
 from desktopgen.nets.unet import UNetConfig
 
 MAX_PARAMETERS = 50_000_000  # the shipped models have 0.6M to 7M
 
-CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": ClassifierConfig}
+CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": ClassifierConfig,
+           "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig}
+UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
 
 # key: (kind, low, high); "fixed" keys are what the rest of the app assumes (10 classes, 28x28
 # 8-bit images) and may only take their default value.
@@ -36,6 +40,8 @@ RULES = {
         "dropout": (_FLOAT, 0.0, 0.9),
     },
 }
+RULES["shortcut_unet"] = {**RULES["unet"], "min_log2_step": (_FIXED,)}
+RULES["inpaint_unet"] = {**RULES["unet"], "cond_channels": (_FIXED,)}
 
 
 class ConfigError(ValueError):
@@ -96,7 +102,7 @@ def _check_shapes(arch: str, c: dict) -> None:
     """Constraints the modules would otherwise hit only when built or run."""
     if arch == "pixel_ar" and c["n_embd"] % c["n_head"]:
         raise ConfigError(f"n_embd ({c['n_embd']}) must divide by n_head ({c['n_head']})")
-    if arch == "unet":
+    if arch in UNETS:
         if not 1 <= len(c["mults"]) <= 3:
             raise ConfigError("mults must have 1 to 3 entries (28, 14 and 7 pixels)")
         widths = [c["channels"] * m for m in c["mults"]]
@@ -153,4 +159,9 @@ def parameter_count(arch: str, c: dict) -> int:
         if level > 0:
             n += conv(ch, ch, 3)
             r *= 2
-    return n + 2 * ch + conv(ch, 1, 3)
+    n += 2 * ch + conv(ch, 1, 3)
+    if arch == "shortcut_unet":  # the step-size MLP and the d = 0 vector
+        n += lin(ch0, emb) + lin(emb, emb) + emb
+    if arch == "inpaint_unet":  # the stem's extra input channels
+        n += c["cond_channels"] * ch0 * 9
+    return n

@@ -126,8 +126,14 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x: (B, 1, 28, 28) noisy image; t: (B,) timestep in [0, 1000); y: (B,) class, 10 = null."""
-        emb = self.time_mlp(timestep_embedding(t, self.config.channels)) + self.class_emb(y)
-        h = self.stem(x)
+        return self.trunk(self.stem(x), self.embed(t, y))
+
+    def embed(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(B, 4 * channels): the timestep and class embedding every block is conditioned on."""
+        return self.time_mlp(timestep_embedding(t, self.config.channels)) + self.class_emb(y)
+
+    def trunk(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """Everything after the stem: h (B, channels, 28, 28) -> (B, 1, 28, 28)."""
         skips = [h]
         for block in self.down:
             if isinstance(block[0], ResBlock):

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import torch
 
+from desktopgen import nets
 from desktopgen.core import checkpoints
 from desktopgen.core import samplers as table
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import FAMILIES, RequestError, SampleRequest
-from desktopgen.sampling import ar, diffusion
+from desktopgen.sampling import ar, diffusion, flow
 
 # Views of the one table (desktopgen/core/samplers.py), kept for older callers.
 SAMPLERS = {f: tuple(s.name for s in table.samplers_for(f)) for f in FAMILIES}
@@ -47,13 +48,24 @@ def with_defaults(req: SampleRequest) -> SampleRequest:
     return req
 
 
-def load(family: str, name: str = "", device: torch.device | str = "cpu"):
-    """Load a family's model for inference: (model, card). On CUDA the AR transformer runs in
-    bf16 weights (its step is launch-bound and captured as a graph); the U-Net runs under autocast."""
-    model, card = checkpoints.load_model(name or table.default_sampler(family).default_model, device)
+def load(family: str, name: str = "", device: torch.device | str = "cpu", sampler: str = ""):
+    """Load a family's model for inference: (model, card); without `name`, the model that
+    `sampler` needs (the table's default_model), else the family's default. On CUDA the AR
+    transformer runs in bf16 weights (its step is launch-bound and captured as a graph); the
+    U-Net runs under autocast."""
+    spec = table.get_sampler(sampler) if sampler else None
+    family_default = table.default_sampler(family).default_model
+    if not name and spec is not None and spec.default_model != family_default:
+        name = spec.default_model
+        if not checkpoints.resolve(name).is_dir():
+            raise checkpoints.ModelNotFoundError(
+                f"sampler {sampler} needs the model {name}, which is not shipped yet "
+                f"(train it: desktopgen train {'flow' if spec.model_kind == 'flow' else family} "
+                f"--out models/{name})")
+    model, card = checkpoints.load_model(name or family_default, device)
     arch = type(model).__name__
-    expected = {"diffusion": "UNet", "ar": "PixelAR"}[family]
-    if arch != expected:
+    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"), "ar": ("PixelAR",)}[family]
+    if arch not in expected:
         raise checkpoints.CheckpointError(f"model {card['name']!r} is a {arch}, not a {family} model")
     if family == "ar" and torch.device(device).type == "cuda":
         model = model.to(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
@@ -63,6 +75,16 @@ def load(family: str, name: str = "", device: torch.device | str = "cpu"):
 def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) -> Iterator[StepEvent]:
     req = with_defaults(request)
     if req.family == "diffusion":
+        spec = table.get_sampler(req.sampler)
+        is_flow = isinstance(model, nets.ShortcutUNet)  # stand-ins in tests subclass it too
+        if is_flow != (spec.model_kind == "flow"):
+            kind = "flow" if is_flow else "diffusion-unet"
+            fits = ", ".join(s.name for s in table.SAMPLERS.values()
+                             if s.family == "diffusion" and (s.model_kind == "flow") == is_flow)
+            raise ValueError(f"sampler {spec.name} needs a {spec.model_kind} model, and "
+                             f"{req.model or 'this model'} is a {kind} model (its samplers: {fits})")
+        if is_flow:
+            return flow.sample(model, req, device, preview_every)
         return diffusion.sample(model, req, device, preview_every)
     if req.steps != model.config.seq_len:
         raise ValueError(f"the pixel AR sampler always runs {model.config.seq_len} steps (one per pixel)")

@@ -19,7 +19,7 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
-from desktopgen.sampling import guidance, seeding
+from desktopgen.sampling import guidance, inpaint_model, seeding
 from desktopgen.sampling.schedule import T
 from desktopgen.sampling.solvers import SOLVERS, Denoiser, Grid, Hook, Noise, Steps, cosine_grid, keep
 
@@ -103,6 +103,7 @@ def sample(
     amp = autocast_dtype(device)
     autocast = (lambda: torch.autocast(device.type, dtype=amp)) if amp else contextlib.nullcontext
     labels = torch.tensor(req.labels(), device=device)
+    model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
     denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast)
     gens = seeding.generators(req.seed, B, req.first_index)
 

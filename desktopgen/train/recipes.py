@@ -6,14 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from desktopgen import nets
-from desktopgen.sampling.schedule import T, cosine_alpha_bar
-
-LABEL_DROPOUT = 0.1  # fraction of examples trained with the null class, for guidance
-
-
-def _drop_labels(y: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
-    drop = torch.rand(y.shape, device=y.device, generator=gen) < LABEL_DROPOUT
-    return torch.where(drop, torch.full_like(y, num_classes), y)
+from desktopgen.sampling.schedule import cosine_alpha_bar
+from desktopgen.train.common import LABEL_DROPOUT, vp_noising  # noqa: F401 (LABEL_DROPOUT: API)
+from desktopgen.train.common import drop_labels as _drop_labels
+from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
 
 
 class DiffusionRecipe:
@@ -27,13 +23,9 @@ class DiffusionRecipe:
 
     def loss(self, model, images, labels, gen):
         x0 = images[:, None].float() / 127.5 - 1
-        t = torch.randint(0, T, (len(x0),), device=x0.device, generator=gen)
-        ab = self.alpha_bar[t][:, None, None, None]
-        eps = torch.randn(x0.shape, device=x0.device, generator=gen)
-        x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
-        v = ab.sqrt() * eps - (1 - ab).sqrt() * x0
+        x_t, t, v = vp_noising(self.alpha_bar, x0, gen)
         y = _drop_labels(labels, nets.UNetConfig.num_classes, gen)
-        return F.mse_loss(model(x_t, t.float(), y).float(), v)
+        return F.mse_loss(model(x_t, t, y).float(), v)
 
 
 class PixelARRecipe:
@@ -71,7 +63,8 @@ class ClassifierRecipe:
         return F.cross_entropy(model(x), labels, label_smoothing=0.1)
 
 
-RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe}
+RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe,
+           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe}
 
 
 def check_arch(model: str, overrides) -> dict:
@@ -101,3 +94,4 @@ def parse_arch(model: str, text: str | None) -> dict:
         return check_arch(model, value)
     except nets.ConfigError as e:
         raise nets.ConfigError(f"--arch: {e}") from None
+
