@@ -126,3 +126,18 @@ def test_broken_model_folders_are_listed_unusable_not_fatal(qtbot, tmp_path, mod
     assert options.list_models("ar") == ["fmnist-pixel-ar"]
     win.close()
     assert not running_threads()
+
+
+def test_samplers_whose_model_is_missing_are_greyed_not_offered(panel):
+    """A sampler whose model is not in models/ (the flow samplers before fmnist-flow is trained)
+    is listed greyed with the reason; the ones with a shipped model stay usable."""
+    from desktopgen.core.samplers import samplers_for
+
+    combo = panel.sampler_combo["diffusion"]
+    present = {e.name for e in options.scan_models("diffusion") if e.usable}
+    for i, spec in enumerate(samplers_for("diffusion")):
+        usable = spec.default_model in present
+        assert combo.model().item(i).isEnabled() == usable, spec.name
+        if not usable:
+            assert spec.default_model in combo.itemData(i, Qt.ToolTipRole)
+    assert combo.model().item(0).isEnabled()  # the family's default always has its model

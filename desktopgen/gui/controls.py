@@ -214,9 +214,14 @@ class ControlPanel(QScrollArea):
         form.addRow("Model", model)
         sampler = QComboBox()
         sampler.setObjectName(f"{f}SamplerCombo")
+        present = {name for name, e in self.model_entries[f].items() if e.usable}
         for spec in samplers.samplers_for(f):  # the table's order: the family's default first
             sampler.addItem(spec.label, spec.name)
-            sampler.setItemData(sampler.count() - 1, spec.help, Qt.ToolTipRole)
+            i, tip = sampler.count() - 1, spec.help
+            if spec.default_model not in present:  # e.g. few-step before its model is trained
+                sampler.model().item(i).setEnabled(False)
+                tip = f"Needs the model {spec.default_model}, which is not in the models folder."
+            sampler.setItemData(i, tip, Qt.ToolTipRole)
         form.addRow("Sampler", sampler)
         steps = QSpinBox()
         steps.setObjectName(f"{f}StepsSpin")
