@@ -141,3 +141,13 @@ def test_samplers_whose_model_is_missing_are_greyed_not_offered(panel):
         if not usable:
             assert spec.default_model in combo.itemData(i, Qt.ToolTipRole)
     assert combo.model().item(0).isEnabled()  # the family's default always has its model
+
+
+@pytest.mark.parametrize("arch, family", [("unet", "diffusion"), ("shortcut_unet", "diffusion"),
+                                          ("inpaint_unet", "diffusion"), ("pixel_ar", "ar"),
+                                          ("classifier", options.OTHER)])
+def test_model_folders_get_the_engines_family(tmp_path, arch, family):
+    """The window sorts folders by the engine's own arch table, new architectures included."""
+    (tmp_path / "config.json").write_text('{"arch": "%s", "config": {}}' % arch)
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    assert options.read_model_folder(tmp_path).family == family

@@ -11,19 +11,9 @@ import sys
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before anything imports pyqtgraph
 
-ORG, APP = "DesktopGen", "DesktopGen"
+from desktopgen.gui.settings import APP, ORG, SETTINGS_ENV, make_settings  # noqa: F401 (re-exported)
+
 GIL_SWITCH_S = 0.001  # the GUI thread waits at most this for the GIL when a worker runs Python
-SETTINGS_ENV = "DESKTOPGEN_SETTINGS"  # an .ini path: tests and benchmarks never touch the user's
-
-
-def make_settings():
-    """The app's QSettings: `$DESKTOPGEN_SETTINGS` (an ini file) if set, else the user's."""
-    from PySide6.QtCore import QSettings
-
-    path = os.environ.get(SETTINGS_ENV)
-    if path:
-        return QSettings(path, QSettings.IniFormat)
-    return QSettings(ORG, APP)
 
 
 def create_app(argv: list[str] | None = None):

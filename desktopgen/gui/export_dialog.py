@@ -46,6 +46,7 @@ from desktopgen.export.composite import FAMILY_TITLES
 from desktopgen.export.images import ExportError, export_image
 from desktopgen.export.recall import RecallError, Recipe, read_recipe
 from desktopgen.gui.export_jobs import ExportJob, start_job
+from desktopgen.gui.settings import make_settings
 
 BOTH = "both"
 IMAGE_SUFFIX = {"PNG": ".png", "WebP": ".webp", "JPEG": ".jpg"}
@@ -157,7 +158,6 @@ class ExportDialog(QDialog):
         if settings is None:
             settings = getattr(parent, "settings", None)
         if settings is None or not hasattr(settings, "value"):
-            from desktopgen.gui.app import make_settings
             settings = make_settings()
         self.settings = settings
         self.folders = {k: Path(folder) if folder else default_folder(k, settings) for k in FOLDER_KEYS}

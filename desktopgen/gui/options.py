@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktopgen import CLASS_NAMES
-from desktopgen.core.checkpoints import models_dir  # torch-free: the same search order as the engine
+from desktopgen.core.checkpoints import ARCH_FAMILY, models_dir  # torch-free: the engine's rules
 from desktopgen.core.requests import FAMILIES
 from desktopgen.core.samplers import default_sampler
 
 DEFAULT_MODELS = {f: default_sampler(f).default_model for f in FAMILIES}  # the table says
-ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar"}
 CLASSES = ("any",) + CLASS_NAMES
 OTHER = "other"  # a model for neither side (the metrics classifier)
 
@@ -54,7 +53,9 @@ def read_model_folder(folder: Path) -> ModelEntry:
         arch = cfg.get("arch")
         if not isinstance(arch, str) or not arch:
             return ModelEntry(folder.name, "", "config.json names no architecture")
-        family = ARCH_FAMILY.get(arch.lower(), OTHER)  # a classifier, say: not for either side
+        family = ARCH_FAMILY.get(arch.lower(), OTHER)
+        if family not in FAMILIES:  # a classifier, say: not for either side
+            family = OTHER
         if (folder / "card.json").exists():
             _read_object(folder / "card.json")
         if not (folder / "weights.safetensors").is_file():
