@@ -4,6 +4,7 @@ No worker runs here: the windows are built but never shown."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -148,6 +149,6 @@ def test_samplers_whose_model_is_missing_are_greyed_not_offered(panel):
                                           ("classifier", options.OTHER)])
 def test_model_folders_get_the_engines_family(tmp_path, arch, family):
     """The window sorts folders by the engine's own arch table, new architectures included."""
-    (tmp_path / "config.json").write_text('{"arch": "%s", "config": {}}' % arch)
+    (tmp_path / "config.json").write_text(json.dumps({"arch": arch, "config": {}}))
     (tmp_path / "weights.safetensors").write_bytes(b"")
     assert options.read_model_folder(tmp_path).family == family
