@@ -18,6 +18,8 @@ class StepEvent:
     preview: np.ndarray | None = None  # (B, 28, 28) uint8: current sample / pixels decoded so far
     preview_clean: np.ndarray | None = None  # (B, 28, 28) uint8: diffusion's predicted clean image
     position: int | None = None  # AR: index (0..783) of the pixel generated at this step
+    tokens: np.ndarray | None = None  # token models: (B, h, w) int codes, -1 = not generated / masked
+    confidence: np.ndarray | None = None  # MaskGIT: (B, h, w) float probability of each code, or None
     mem_allocated: int = 0  # bytes: CUDA allocated, or process RSS on CPU
     mem_peak: int = 0  # bytes: CUDA peak since the run started, or process peak RSS on CPU
     mem_kind: str = "process"  # "cuda" | "process"

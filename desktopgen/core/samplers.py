@@ -81,6 +81,11 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
                 temperature_range=Range(0.05, 5.0), top_k=0,
                 help="One pixel per step in raster order: 28 x 28 = 784 steps, always."),
 )}
+SAMPLERS["maskgit"] = SamplerSpec(
+    name="maskgit", label="Masked tokens (MaskGIT)", family="ar", model_kind="maskgit",
+    default_model="fmnist-maskgit", steps=10, steps_range=Range(1, 49), guidance=2.0,
+    guidance_range=GUIDANCE, temperature=1.0, temperature_range=Range(0.05, 5.0), top_k=0,
+    help="All 7 x 7 tokens start masked; each step commits the most confident, cosine schedule.")
 
 
 def samplers_for(family: str) -> list[SamplerSpec]:

@@ -8,6 +8,7 @@ import torch.nn as nn
 
 from desktopgen.nets.classifier import Classifier, ClassifierConfig
 from desktopgen.nets.inpaint_unet import InpaintUNet, InpaintUNetConfig
+from desktopgen.nets.maskgit import MaskGIT, MaskGITConfig
 from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
@@ -17,6 +18,7 @@ __all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig",
            "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
            "ShortcutUNetConfig", "UNet", "UNetConfig", "arch_of", "build", "check_config", "kind_of",
            "parameter_count"]
+__all__ += ["MaskGIT", "MaskGITConfig"]
 
 ARCHS = {
     "unet": (UNet, UNetConfig),
@@ -25,9 +27,11 @@ ARCHS = {
     "shortcut_unet": (ShortcutUNet, ShortcutUNetConfig),
     "inpaint_unet": (InpaintUNet, InpaintUNetConfig),
 }
+ARCHS["maskgit"] = (MaskGIT, MaskGITConfig)
 # The model kind each architecture is (the sampler table's `model_kind`).
 KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
          "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint"}
+KINDS["maskgit"] = "maskgit"
 
 
 def build(arch: str, config: dict) -> nn.Module:

@@ -16,6 +16,7 @@ from desktopgen.core import samplers as table
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import FAMILIES, RequestError, SampleRequest
 from desktopgen.sampling import ar, diffusion, flow
+from desktopgen.sampling import maskgit as maskgit_sampler
 
 # Views of the one table (desktopgen/core/samplers.py), kept for older callers.
 SAMPLERS = {f: tuple(s.name for s in table.samplers_for(f)) for f in FAMILIES}
@@ -60,16 +61,40 @@ def load(family: str, name: str = "", device: torch.device | str = "cpu", sample
         if not checkpoints.resolve(name).is_dir():
             raise checkpoints.ModelNotFoundError(
                 f"sampler {sampler} needs the model {name}, which is not shipped yet "
-                f"(train it: desktopgen train {'flow' if spec.model_kind == 'flow' else family} "
+                f"(train it: desktopgen train {_TRAIN_KIND.get(spec.model_kind, family)} "
                 f"--out models/{name})")
     model, card = checkpoints.load_model(name or family_default, device)
     arch = type(model).__name__
-    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"), "ar": ("PixelAR",)}[family]
+    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"), "ar": ("PixelAR", "MaskGIT")}[family]
     if arch not in expected:
         raise checkpoints.CheckpointError(f"model {card['name']!r} is a {arch}, not a {family} model")
     if family == "ar" and torch.device(device).type == "cuda":
         model = model.to(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    if isinstance(model, nets.MaskGIT):
+        model = _attach_tokenizer(model, card, name or family_default, device)
     return model, card
+
+
+_TRAIN_KIND = {"flow": "flow", "maskgit": "maskgit"}  # `desktopgen train KIND` per model kind
+
+
+def _attach_tokenizer(model, card: dict, name: str, device):
+    """Load the tokenizer a MaskGIT model names (first beside its folder, then among the models)
+    in fp32, check it is the one it was trained with, and attach it."""
+    tok_name = model.config.tokenizer
+    beside = checkpoints.resolve(name).parent / tok_name
+    tokenizer, tok_card = checkpoints.load_model(str(beside) if beside.is_dir() else tok_name, device)
+    want = card.get("tokenizer_sha256") or ""
+    if want and tok_card.get("sha256") != want:
+        raise checkpoints.CheckpointError(
+            card["name"], f"was trained with another {tok_name} (sha256 {want[:12]}…, now "
+                          f"{str(tok_card.get('sha256'))[:12]}…): retrain it with this tokenizer")
+    if not hasattr(tokenizer, "decode") or not hasattr(tokenizer, "codebook_size"):
+        raise checkpoints.CheckpointError(card["name"], f"names {tok_name}, which is not a tokenizer")
+    try:
+        return maskgit_sampler.with_tokenizer(model, tokenizer)
+    except ValueError as e:
+        raise checkpoints.CheckpointError(card["name"], str(e)) from None
 
 
 def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) -> Iterator[StepEvent]:
@@ -86,6 +111,14 @@ def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) 
         if is_flow:
             return flow.sample(model, req, device, preview_every)
         return diffusion.sample(model, req, device, preview_every)
+    spec = table.get_sampler(req.sampler)
+    is_maskgit = isinstance(model, nets.MaskGIT)
+    if is_maskgit != (spec.model_kind == "maskgit"):
+        kind = "maskgit" if is_maskgit else "pixel-ar"
+        raise ValueError(f"sampler {spec.name} needs a {spec.model_kind} model, and "
+                         f"{req.model or 'this model'} is a {kind} model")
+    if is_maskgit:
+        return maskgit_sampler.sample(model, req, device, preview_every)
     if req.steps != model.config.seq_len:
         raise ValueError(f"the pixel AR sampler always runs {model.config.seq_len} steps (one per pixel)")
     return ar.sample(model, req, device, preview_every)
