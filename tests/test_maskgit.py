@@ -2,6 +2,11 @@
 tokenizer (a patch's neighbourhood mean grey, quantised), so nothing here needs trained weights."""
 
 import math
+import os
+import sys
+
+if os.environ.get("CUDA_VISIBLE_DEVICES") == "" and "gpu" in " ".join(sys.argv[1:]):
+    del os.environ["CUDA_VISIBLE_DEVICES"]  # `pytest -m gpu`: show the GPU again (see test_gpu.py)
 
 import numpy as np
 import pytest
@@ -271,3 +276,18 @@ def test_train_loop_writes_a_maskgit_folder(tmp_path, monkeypatch):
     checked = checkpoints.check_folder(str(out))
     assert checked.arch == "maskgit" and checked.config["codebook_size"] == K
     assert checkpoints.ARCH_FAMILY["maskgit"] == "ar"
+
+
+# --- CUDA (run with `pytest -m gpu tests/test_maskgit.py`; skipped without a GPU) ----------------
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("guidance", [1.0, 2.0])
+def test_cuda_graph_maskgit_equals_eager(guidance):
+    model = mg.with_tokenizer(tiny_model().cuda().to(torch.bfloat16), StandInTokenizer())
+    req = request(guidance=guidance, batch=8, steps=10, class_label=None)
+    _, graph = drain(mg.sample(model, req, "cuda", preview_every=0, cuda_graph=True))
+    _, eager = drain(mg.sample(model, req, "cuda", preview_every=0, cuda_graph=False))
+    assert graph.extra["cuda_graph"] is True and eager.extra["cuda_graph"] is False
+    assert np.array_equal(graph.extra["codes"], eager.extra["codes"])
+    assert np.array_equal(graph.images, eager.images)

@@ -24,7 +24,7 @@ class MaskGITConfig:
     n_embd: int = 256
     dropout: float = 0.1
     num_classes: int = 10  # the null class (index num_classes) is added for guidance
-    codebook_size: int = 512  # codes of the tokenizer; code `codebook_size` is [MASK]
+    codebook_size: int = 1000  # codes of the tokenizer; code `codebook_size` is [MASK]
     grid_h: int = 7  # token grid: 28x28 images / the tokenizer's 4x4 patches
     grid_w: int = 7
     tokenizer: str = "fmnist-tokenizer"  # model folder of the tokenizer the codes come from

@@ -115,8 +115,9 @@ def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) 
     is_maskgit = isinstance(model, nets.MaskGIT)
     if is_maskgit != (spec.model_kind == "maskgit"):
         kind = "maskgit" if is_maskgit else "pixel-ar"
+        fits = "maskgit" if is_maskgit else "pixel"
         raise ValueError(f"sampler {spec.name} needs a {spec.model_kind} model, and "
-                         f"{req.model or 'this model'} is a {kind} model")
+                         f"{req.model or 'this model'} is a {kind} model (its sampler: {fits})")
     if is_maskgit:
         return maskgit_sampler.sample(model, req, device, preview_every)
     if req.steps != model.config.seq_len:
