@@ -19,7 +19,7 @@ convolutional decoder, which sees the fixed codes around them, so seams follow t
 reconstruction error only.
 
 Previews: `preview` decodes the committed codes with every masked one replaced by the
-tokenizer's code of empty background (the commonest code of an all-black image), so it shows
+tokenizer's code of empty background (its `blank_code()`: the code of an all-black patch), so it shows
 what is decided, on black; `preview_clean` decodes the current guess at every position;
 `tokens` holds the committed codes (-1 = masked); `confidence` the probability each committed
 code had when it was committed, and for masked positions that of the current guess.
@@ -72,7 +72,10 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def blank_code(tokenizer, h: int, w: int, device) -> torch.Tensor:
-    """The tokenizer's code for empty background: the commonest code of an all-black image."""
+    """The tokenizer's code for empty background: its own `blank_code()` where it has one, else
+    the commonest code of an all-black image."""
+    if hasattr(tokenizer, "blank_code"):
+        return torch.tensor(int(tokenizer.blank_code()), device=device)
     codes = tokenizer.encode(-torch.ones(1, 1, h * tokenizer.down, w * tokenizer.down, device=device))
     return codes.flatten().long().mode().values
 
