@@ -291,3 +291,73 @@ def test_cuda_graph_maskgit_equals_eager(guidance):
     assert graph.extra["cuda_graph"] is True and eager.extra["cuda_graph"] is False
     assert np.array_equal(graph.extra["codes"], eager.extra["codes"])
     assert np.array_equal(graph.images, eager.images)
+
+
+# --- with a (tiny, untrained) real tokenizer: train, load, CLI -----------------------------------
+
+TINY_TOKENIZER = {"channels": 8, "blocks": 0, "levels": [3, 3]}  # 9 codes
+
+
+@pytest.fixture(scope="module")
+def model_folders(tmp_path_factory):
+    """models/tok (a tiny real Tokenizer) and models/mg (MaskGIT trained 3 steps with it)."""
+    from desktopgen.core import checkpoints
+    from desktopgen.train.loop import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    checkpoints.save_model(nets.build("tokenizer", TINY_TOKENIZER), root / "tok", {"model": "tokenizer"})
+    old = os.environ.get("DESKTOPGEN_MODELS")
+    os.environ["DESKTOPGEN_MODELS"] = str(root)
+    try:
+        train(TrainConfig(model="maskgit", out=str(root / "mg"), steps=3, batch=8, limit=64, device="cpu",
+                          warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16, "tokenizer": "tok"}))
+        yield root
+    finally:
+        if old is None:
+            del os.environ["DESKTOPGEN_MODELS"]
+        else:
+            os.environ["DESKTOPGEN_MODELS"] = old
+
+
+def test_load_attaches_the_named_tokenizer_and_samples(model_folders):
+    from desktopgen.core import checkpoints
+
+    model, card = sampling.load("ar", str(model_folders / "mg"), "cpu")
+    assert isinstance(model, nets.MaskGIT) and isinstance(model.tokenizer, nets.Tokenizer)
+    assert model.config.codebook_size == 9 and card["tokenizer"] == "tok"
+    assert card["tokenizer_sha256"] == checkpoints.read_card(str(model_folders / "tok"))["sha256"]
+    assert "tokenizer" not in " ".join(model.state_dict())  # not part of MaskGIT's weights
+    events, result = drain(sampling.sample(model, request(steps=4, guidance=2.0)))
+    assert len(events) == 4 and result.images.shape == (4, 28, 28) and (events[-1].tokens >= 0).all()
+
+
+def test_load_refuses_a_retrained_tokenizer(model_folders, tmp_path):
+    import shutil
+
+    from desktopgen.core import checkpoints
+
+    shutil.copytree(model_folders / "mg", tmp_path / "mg")
+    torch.manual_seed(1)
+    checkpoints.save_model(nets.build("tokenizer", TINY_TOKENIZER), tmp_path / "tok", {"model": "tokenizer"})
+    with pytest.raises(checkpoints.CheckpointError, match="another tok"):
+        sampling.load("ar", str(tmp_path / "mg"), "cpu")
+
+
+def test_cli_sample_and_inpaint_with_maskgit(model_folders, tmp_path):
+    from desktopgen.cli import main
+
+    mg_dir = str(model_folders / "mg")
+    assert main(["sample", "--family", "ar", "--sampler", "maskgit", "--model", mg_dir, "--steps", "3",
+                 "--guidance", "2", "--temperature", "0.9", "--class", "3", "--seed", "4", "--n", "5",
+                 "--batch", "2", "--out", str(tmp_path / "s.npz"), "--device", "cpu"]) == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["images"].shape == (5, 28, 28) and (f["labels"] == 3).all()
+    source = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "src.npz", images=source)
+    assert main(["inpaint", "--family", "ar", "--sampler", "maskgit", "--model", mg_dir, "--images",
+                 str(tmp_path / "src.npz"), "--mask", "bottom-half", "--steps", "4",
+                 "--out", str(tmp_path / "i.npz"), "--device", "cpu"]) == 0
+    keep = masks.preset("bottom-half") == 0
+    with np.load(tmp_path / "i.npz") as f:
+        assert np.array_equal(f["images"][:, keep], source[:, keep])
