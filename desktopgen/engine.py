@@ -143,7 +143,7 @@ def evaluate(a: EvalConfig, on_event=None) -> dict:
                 f" T={r.temperature:g}" if a.family == "ar" else "")
             print(f"{name:34s} {q['n']:5d} {q['accuracy']:6.3f} {q['fd']:8.3f} {q['kid']:9.5f} "
                   f"{q['seconds_per_image']:8.5f}", flush=True)
-        if a.family == "ar" and hasattr(model.config, "seq_len"):  # pixel AR only (not MaskGIT)
+        if a.family == "ar" and type(model).__name__ == "PixelAR":  # bits/dim of pixels only
             nll = {"test_conditional": metrics.nll_bits_per_dim(model.float(), test_x, test_y, dev),
                    "test_unconditional": metrics.nll_bits_per_dim(model.float(), test_x, None, dev),
                    "train_conditional_10k": metrics.nll_bits_per_dim(model.float(), train_x[:10000],

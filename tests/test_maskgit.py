@@ -218,7 +218,7 @@ def test_config_bounds_and_parameter_count():
         assert sum(p.numel() for p in model.parameters()) == nets.parameter_count(
             "maskgit", nets.check_config("maskgit", cfg))
     assert nets.parameter_count("maskgit", nets.check_config("maskgit", {})) * 2 < 20e6  # fp16 <= 20 MB
-    for bad in ("../x", "a/b", "", ".hidden", 5, "x" * 65):
+    for bad in ("../x", "a/b", "", ".hidden", 5, "x" * 101):
         with pytest.raises(nets.ConfigError, match="tokenizer"):
             nets.check_config("maskgit", {"tokenizer": bad})
     with pytest.raises(nets.ConfigError, match="n_head"):
@@ -246,9 +246,13 @@ def test_random_mask_ratios_follow_the_cosine():
 def test_recipe_loss_counts_masked_positions_only():
     r = recipe.MaskGITRecipe("cpu")
     images = torch.randint(0, 256, (16, 28, 28), dtype=torch.uint8)
-    codes, arch = r.prepare(images, {"n_layer": 1, "n_head": 2, "n_embd": 16}, tokenizer=StandInTokenizer())
-    assert codes.shape == (16, 7, 7) and arch["codebook_size"] == K and arch["grid_h"] == 7
-    assert arch["tokenizer"] == recipe.DEFAULT_TOKENIZER and r.card_extra["grid"] == [7, 7]
+    labels = torch.zeros(16, dtype=torch.long)
+    config = nets.check_config("maskgit", {**TINY, "tokenizer": "tok"})
+    codes, same = r.prepare(images, labels, config, tokenizer=StandInTokenizer())
+    assert codes.shape == (16, 7, 7) and same is labels and r.mask_id == K
+    assert r.card_extra["tokenizer"] == "tok" and r.card_extra["grid"] == [7, 7]
+    with pytest.raises(nets.ConfigError, match='"codebook_size": 8'):
+        r.prepare(images, labels, nets.check_config("maskgit", {}), tokenizer=StandInTokenizer())
 
     class Oracle(nn.Module):
         """Perfect logits where the input is masked, adversarial ones where it is not."""
@@ -271,7 +275,7 @@ def test_train_loop_writes_a_maskgit_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(recipe, "load_tokenizer", lambda name, device: (StandInTokenizer(), {"sha256": "ab"}))
     out = tmp_path / "mg"
     card = train(TrainConfig(model="maskgit", out=str(out), steps=3, batch=8, limit=64, device="cpu",
-                             warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16}))
+                             warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16, "codebook_size": K}))
     assert card["tokenizer"] == "fmnist-tokenizer" and card["tokenizer_sha256"] == "ab"
     checked = checkpoints.check_folder(str(out))
     assert checked.arch == "maskgit" and checked.config["codebook_size"] == K
@@ -311,7 +315,8 @@ def model_folders(tmp_path_factory):
     os.environ["DESKTOPGEN_MODELS"] = str(root)
     try:
         train(TrainConfig(model="maskgit", out=str(root / "mg"), steps=3, batch=8, limit=64, device="cpu",
-                          warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16, "tokenizer": "tok"}))
+                          warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16, "tokenizer": "tok",
+                                          "codebook_size": 9}))
         yield root
     finally:
         if old is None:

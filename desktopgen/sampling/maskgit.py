@@ -239,7 +239,7 @@ def sample(
         if want:
             shape = (req.batch, dec.h, dec.w_)
             extra = dict(preview=images(dec.codes, dec.committed), preview_clean=images(dec.guess),
-                         tokens=torch.where(dec.committed, dec.codes, -1).view(shape).cpu().numpy(),
+                         tokens=torch.where(dec.committed, dec.codes, -1).view(shape).int().cpu().numpy(),
                          confidence=dec.conf.view(shape).cpu().numpy())
         mem, peak = probe.read()
         yield StepEvent(family="ar", step=step, total=steps, elapsed=time.perf_counter() - t0,

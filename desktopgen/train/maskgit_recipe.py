@@ -1,9 +1,10 @@
 """MaskGIT training (Chang et al. 2022): mask a cosine-distributed share of the token grid and
 predict the masked codes, cross-entropy on the masked positions only.
 
-The train images are encoded once, up front, by the frozen tokenizer (`prepare`, called by the
-training loop before the network is built), so each step only indexes the code grids; the
-network's codebook size and grid come from the tokenizer, never from guesses.
+The train images are encoded once, up front, by the frozen tokenizer the config names
+(`prepare`, called by the training loop before the network is built), so each step only indexes
+the code grids; the config's codebook size and grid must be the tokenizer's (the defaults are
+those of fmnist-tokenizer; another tokenizer: --arch '{"tokenizer": ..., "codebook_size": ...}').
 """
 
 from __future__ import annotations
@@ -67,24 +68,25 @@ class MaskGITRecipe:
         self.mask_id = None
         self.card_extra: dict = {}
 
-    def prepare(self, images: torch.Tensor, arch: dict, tokenizer=None) -> tuple[torch.Tensor, dict]:
-        """Encode every train image once; returns (codes (N, h, w) long, the arch overrides with
-        the tokenizer's name, codebook size and grid filled in). `tokenizer`: a module to use
-        instead of loading the named folder (tests)."""
-        name = arch.get("tokenizer", DEFAULT_TOKENIZER)
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor, config: dict, tokenizer=None):
+        """The loop's data, once: uint8 images -> (codes (N, h, w) long, labels) under the frozen
+        tokenizer the (checked) config names, whose codebook and grid must be the config's.
+        `tokenizer`: a module to use instead of loading the named folder (tests)."""
+        name = config["tokenizer"]
         card = {}
         if tokenizer is None:
             tokenizer, card = load_tokenizer(name, images.device)
         codes = encode_images(tokenizer, images)
         _, h, w = codes.shape
-        arch = {**arch, "tokenizer": name, "codebook_size": int(tokenizer.codebook_size),
-                "grid_h": h, "grid_w": w}
-        nets.check_config(self.arch, arch)
-        self.mask_id = arch["codebook_size"]
-        used = int(torch.unique(codes).numel())
+        size = int(tokenizer.codebook_size)
+        if (size, h, w) != (config["codebook_size"], config["grid_h"], config["grid_w"]):
+            raise nets.ConfigError(
+                f"tokenizer {name!r} makes {h}x{w} codes of {size} values per image: pass --arch "
+                f"'{{\"codebook_size\": {size}, \"grid_h\": {h}, \"grid_w\": {w}}}'")
+        self.mask_id = size
         self.card_extra = {"tokenizer": name, "tokenizer_sha256": card.get("sha256", ""),
-                           "train_codes_used": used, "grid": [h, w]}
-        return codes, arch
+                           "train_codes_used": int(torch.unique(codes).numel()), "grid": [h, w]}
+        return codes, labels
 
     def loss(self, model, codes, labels, gen):
         B, h, w = codes.shape

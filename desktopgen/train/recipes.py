@@ -11,6 +11,7 @@ from desktopgen.train.common import LABEL_DROPOUT, vp_noising  # noqa: F401 (LAB
 from desktopgen.train.common import drop_labels as _drop_labels
 from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
 from desktopgen.train.maskgit_recipe import MaskGITRecipe
+from desktopgen.train.token_recipes import TokenARRecipe, TokenizerRecipe
 
 
 class DiffusionRecipe:
@@ -65,7 +66,8 @@ class ClassifierRecipe:
 
 
 RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe,
-           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe}
+           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe,
+           "tokenizer": TokenizerRecipe, "token-ar": TokenARRecipe}
 RECIPES["maskgit"] = MaskGITRecipe
 
 
