@@ -234,11 +234,13 @@ def sample(
             graph.replay()
         else:
             dec.step()
-        want = step == steps or (preview_every and step % preview_every == 0)
+        last = step == steps
+        want = last or (preview_every and step % preview_every == 0)
         extra = {}
-        if want:
+        if want:  # at the last step every code is committed: one decode serves all three
             shape = (req.batch, dec.h, dec.w_)
-            extra = dict(preview=images(dec.codes, dec.committed), preview_clean=images(dec.guess),
+            picture = images(dec.codes) if last else images(dec.codes, dec.committed)
+            extra = dict(preview=picture, preview_clean=picture if last else images(dec.guess),
                          tokens=torch.where(dec.committed, dec.codes, -1).view(shape).int().cpu().numpy(),
                          confidence=dec.conf.view(shape).cpu().numpy())
         mem, peak = probe.read()
@@ -246,7 +248,7 @@ def sample(
                         mem_allocated=mem, mem_peak=peak, mem_kind=probe.kind, **extra)
     synchronize(device)
     return RunResult(
-        family="ar", images=images(dec.codes), labels=np.asarray(req.labels(), np.int64),
+        family="ar", images=picture, labels=np.asarray(req.labels(), np.int64),
         steps=steps, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
         mem_kind=probe.kind, device=str(device),
         extra={"cuda_graph": graph is not None,
