@@ -17,6 +17,7 @@ import time
 import torch
 
 from desktopgen import sampling
+from desktopgen.core import checkpoints
 from desktopgen.core.device import device_name, pick_device, synchronize
 from desktopgen.core.requests import SampleRequest
 
@@ -24,8 +25,9 @@ from desktopgen.core.requests import SampleRequest
 def timed(model, req, dev, **kw) -> tuple[float, int]:
     synchronize(dev)
     t0 = time.perf_counter()
+    fn = sampling.maskgit_sampler.sample if req.sampler == "maskgit" else sampling.ar.sample
     gen = sampling.sample(model, req, dev, preview_every=0) if not kw else \
-        sampling.ar.sample(model, sampling.with_defaults(req), dev, preview_every=0, **kw)
+        fn(model, sampling.with_defaults(req), dev, preview_every=0, **kw)
     result = sampling.run_to_end(gen)
     synchronize(dev)
     return time.perf_counter() - t0, result.peak_memory
@@ -77,6 +79,8 @@ def main():
     print(f"device: {device_name(dev)}  torch {torch.__version__}")
     dm, _ = sampling.load("diffusion", "", dev)
     am, _ = sampling.load("ar", "", dev)
+    has_mg = checkpoints.resolve("fmnist-maskgit").is_dir()  # MaskGIT rows once it is trained
+    mg = sampling.load("ar", "", dev, sampler="maskgit")[0] if has_mg else None
     print(f"\n{'run':40s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
           f"{'s/image':>9s} {'peak MiB':>9s}", flush=True)
 
@@ -92,6 +96,12 @@ def main():
         row("pixel AR 784 steps g=1.5", b, bench(am, req, dev, a.repeat))
         if dev.type == "cuda":
             row("pixel AR g=1.5, eager (no CUDA graph)", b, bench(am, req, dev, a.repeat, cuda_graph=False))
+        if mg is not None:
+            req = SampleRequest(family="ar", sampler="maskgit", batch=b)
+            row("MaskGIT 10 steps g=2", b, bench(mg, req, dev, a.repeat))
+            if dev.type == "cuda":
+                row("MaskGIT 10 steps g=2, eager (no CUDA graph)", b,
+                    bench(mg, req, dev, a.repeat, cuda_graph=False))
     if a.reference:
         print("\nissue references (batch 100):")
         r = bench(dm, SampleRequest(family="diffusion", sampler="ddim", steps=20, guidance=2.0,
@@ -101,6 +111,11 @@ def main():
         print(f"  pixel AR no guidance, 100 images: {r['total']:.3f} s (reference: 3.1 s eager KV cache)")
         r = bench(am, SampleRequest(family="ar", guidance=1.5, batch=100), dev, a.repeat)
         print(f"  pixel AR guidance 1.5, 100 images: {r['total']:.3f} s")
+        if mg is not None:
+            for steps in (8, 12):
+                r = bench(mg, SampleRequest(family="ar", sampler="maskgit", steps=steps, guidance=2.0,
+                                            batch=100), dev, a.repeat)
+                print(f"  MaskGIT {steps} steps guidance 2, 100 images: {r['total']:.3f} s (target: 0.03 s)")
         hf = hf_gpt2_reference(dev, 100)
         print(f"  HF transformers GPT-2 (same size) generate(), 100 x 784 tokens: "
               f"{'n/a (transformers not installed)' if hf is None else f'{hf:.3f} s'}")

@@ -8,15 +8,20 @@ import torch.nn as nn
 
 from desktopgen.nets.classifier import Classifier, ClassifierConfig
 from desktopgen.nets.inpaint_unet import InpaintUNet, InpaintUNetConfig
+from desktopgen.nets.maskgit import MaskGIT, MaskGITConfig
 from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
+from desktopgen.nets.token_ar import TokenAR, TokenARConfig
+from desktopgen.nets.tokenizer import Tokenizer, TokenizerConfig
 from desktopgen.nets.unet import UNet, UNetConfig
 
 __all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
            "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
-           "ShortcutUNetConfig", "UNet", "UNetConfig", "arch_of", "build", "check_config", "kind_of",
-           "parameter_count"]
+           "ShortcutUNetConfig", "TokenAR", "TokenARConfig", "Tokenizer", "TokenizerConfig",
+            "UNet", "UNetConfig", "arch_of",
+           "build", "check_config", "kind_of", "parameter_count"]
+__all__ += ["MaskGIT", "MaskGITConfig"]
 
 ARCHS = {
     "unet": (UNet, UNetConfig),
@@ -24,10 +29,15 @@ ARCHS = {
     "classifier": (Classifier, ClassifierConfig),
     "shortcut_unet": (ShortcutUNet, ShortcutUNetConfig),
     "inpaint_unet": (InpaintUNet, InpaintUNetConfig),
+    "tokenizer": (Tokenizer, TokenizerConfig),
+    "token_ar": (TokenAR, TokenARConfig),
 }
+ARCHS["maskgit"] = (MaskGIT, MaskGITConfig)
 # The model kind each architecture is (the sampler table's `model_kind`).
 KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
-         "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint"}
+         "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint", "tokenizer": "tokenizer",
+         "token_ar": "token-ar"}
+KINDS["maskgit"] = "maskgit"
 
 
 def build(arch: str, config: dict) -> nn.Module:
