@@ -12,6 +12,7 @@ from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
 from desktopgen.nets.unet import UNet, UNetConfig
+from desktopgen.nets.video_unet import VideoUNet, VideoUNetConfig
 
 __all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
            "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
@@ -28,6 +29,9 @@ ARCHS = {
 # The model kind each architecture is (the sampler table's `model_kind`).
 KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
          "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint"}
+ARCHS["video_unet"] = (VideoUNet, VideoUNetConfig)
+KINDS["video_unet"] = "video-diffusion"
+__all__ += ["VideoUNet", "VideoUNetConfig"]
 
 
 def build(arch: str, config: dict) -> nn.Module:
