@@ -154,7 +154,7 @@ class VideoUNet(nn.Module):
             cond = cond.repeat(B // len(cond), 1, 1, 1, 1)
         h = torch.cat([x[:, None], cond.to(x.dtype)], dim=1)  # (B, 3, T, H, W)
         h = self.stem(h.transpose(1, 2).reshape(B * T, -1, H, W))  # per frame: (B*T, ch, H, W)
-        emb = self.time_mlp(timestep_embedding(t, self.config.channels)) + self.class_emb(y)
+        emb = self.embed(t) + self.class_emb(y)
         emb = emb.repeat_interleave(T, dim=0)  # (B*T, emb_dim): the same for every frame
         skips, blocks = [h], iter(self.down)
         for level in range(len(self.config.mults)):
@@ -173,6 +173,16 @@ class VideoUNet(nn.Module):
             if level < len(self.upsample):
                 h = self.upsample[level](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return self.out(h).view(B, T, H, W)
+
+    def embed(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, 4 * channels) timestep embedding, row by row: a matrix product's result may depend
+        on how many rows it has (BLAS picks kernels by shape), and sample i must not depend on
+        the batch size."""
+        h = timestep_embedding(t, self.config.channels)
+        for layer in self.time_mlp:
+            linear = isinstance(layer, nn.Linear)
+            h = (h[:, None, :] * layer.weight).sum(-1) + layer.bias if linear else layer(h)
+        return h
 
     def conditioned(self, known: torch.Tensor, mask: torch.Tensor) -> Conditioned:
         return Conditioned(self, condition_input(known, mask))
