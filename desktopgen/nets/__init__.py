@@ -12,11 +12,12 @@ from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
 from desktopgen.nets.unet import UNet, UNetConfig
+from desktopgen.nets.video_ar import VideoAR, VideoARConfig
 
 __all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
            "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
            "ShortcutUNetConfig", "UNet", "UNetConfig", "arch_of", "build", "check_config", "kind_of",
-           "parameter_count"]
+           "parameter_count", "VideoAR", "VideoARConfig"]
 
 ARCHS = {
     "unet": (UNet, UNetConfig),
@@ -25,9 +26,11 @@ ARCHS = {
     "shortcut_unet": (ShortcutUNet, ShortcutUNetConfig),
     "inpaint_unet": (InpaintUNet, InpaintUNetConfig),
 }
+ARCHS["video_ar"] = (VideoAR, VideoARConfig)
 # The model kind each architecture is (the sampler table's `model_kind`).
 KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
          "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint"}
+KINDS["video_ar"] = "video-ar"
 
 
 def build(arch: str, config: dict) -> nn.Module:

@@ -7,6 +7,7 @@ config that would take gigabytes is refused before a single tensor exists.
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
 from desktopgen.nets.classifier import ClassifierConfig
@@ -14,16 +15,20 @@ from desktopgen.nets.inpaint_unet import InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelARConfig
 from desktopgen.nets.shortcut import ShortcutUNetConfig
 from desktopgen.nets.unet import UNetConfig
+from desktopgen.nets.video_ar import VideoARConfig
 
 MAX_PARAMETERS = 50_000_000  # the shipped models have 0.6M to 7M
 
 CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": ClassifierConfig,
            "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig}
+CONFIGS["video_ar"] = VideoARConfig
 UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
 
 # key: (kind, low, high); "fixed" keys are what the rest of the app assumes (10 classes, 28x28
 # 8-bit images) and may only take their default value.
 _INT, _FLOAT, _INTS, _FIXED = "int", "float", "ints", "fixed"
+_NAME = "name"  # another model's folder name: a plain name, never a path
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 RULES = {
     "unet": {
         "channels": (_INT, 8, 512), "mults": (_INTS, 1, 8), "blocks": (_INT, 1, 8),
@@ -39,6 +44,11 @@ RULES = {
         "width": (_INT, 1, 512), "feature_dim": (_INT, 1, 4096), "num_classes": (_FIXED,),
         "dropout": (_FLOAT, 0.0, 0.9),
     },
+}
+RULES["video_ar"] = {
+    "n_layer": (_INT, 1, 48), "n_head": (_INT, 1, 64), "n_embd": (_INT, 8, 2048),
+    "dropout": (_FLOAT, 0.0, 0.9), "num_classes": (_FIXED,), "vocab": (_INT, 2, 65536),
+    "frames": (_INT, 1, 64), "grid": (_INT, 1, 16), "tokenizer": (_NAME,),
 }
 RULES["shortcut_unet"] = {**RULES["unet"], "min_log2_step": (_FIXED,)}
 RULES["inpaint_unet"] = {**RULES["unet"], "cond_channels": (_FIXED,)}
@@ -59,6 +69,11 @@ def _check_value(key: str, value, rule, default):
     if kind == _FIXED:
         if value != default or isinstance(value, bool):
             raise ConfigError(f"{key} must be {default}, not {str(value)[:40]}")
+        return value
+    if kind == _NAME:
+        if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or ".." in value:
+            raise ConfigError(f"{key} must be a model folder name (letters, digits, . _ -), "
+                              f"not {str(value)[:40]!r}")
         return value
     lo, hi = rule[1], rule[2]
     if kind == _INTS:
@@ -100,7 +115,7 @@ def check_config(arch, config) -> dict:
 
 def _check_shapes(arch: str, c: dict) -> None:
     """Constraints the modules would otherwise hit only when built or run."""
-    if arch == "pixel_ar" and c["n_embd"] % c["n_head"]:
+    if arch in ("pixel_ar", "video_ar") and c["n_embd"] % c["n_head"]:
         raise ConfigError(f"n_embd ({c['n_embd']}) must divide by n_head ({c['n_head']})")
     if arch in UNETS:
         if not 1 <= len(c["mults"]) <= 3:
@@ -125,6 +140,11 @@ def parameter_count(arch: str, c: dict) -> int:
         e, L = c["n_embd"], c["n_layer"]
         block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
         emb = (c["num_classes"] + 1) * e + c["vocab"] * e + c["seq_len"] * e
+        return emb + L * block + 2 * e + lin(e, c["vocab"], bias=False)
+    if arch == "video_ar":
+        e, L = c["n_embd"], c["n_layer"]
+        block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
+        emb = (c["num_classes"] + 1 + c["vocab"] + c["frames"] + c["grid"] ** 2) * e
         return emb + L * block + 2 * e + lin(e, c["vocab"], bias=False)
     if arch == "classifier":
         w = c["width"]

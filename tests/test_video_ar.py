@@ -1,0 +1,159 @@
+"""Frame-by-frame token AR video (issue 11): the KV cache, the sliding context, seeding and
+clips longer than trained, on tiny CPU models and a stand-in tokenizer."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from desktopgen import nets
+from desktopgen.sampling import run_to_end
+from desktopgen.sampling.video_ar import sample_video
+
+# fp32 on the CPU: the cached step and the full pass differ only by summation order
+ATOL = 1e-5
+
+
+class StandInTokenizer(nn.Module):
+    """The tokenizer interface (encode/decode, codebook_size, down) with K grey levels per
+    down x down cell: no weights, so tests need no trained model."""
+
+    def __init__(self, codebook_size: int = 8, down: int = 16):
+        super().__init__()
+        self.codebook_size, self.down = codebook_size, down
+
+    def encode(self, x):
+        v = F.avg_pool2d(x, self.down)[:, 0]  # (B, h, w) in [-1, 1]
+        return ((v + 1) / 2 * (self.codebook_size - 1)).round().long().clamp(0, self.codebook_size - 1)
+
+    def decode(self, codes):
+        v = codes.float() / (self.codebook_size - 1) * 2 - 1
+        return v.repeat_interleave(self.down, 1).repeat_interleave(self.down, 2)[:, None]
+
+
+def tiny(frames=3, grid=2, vocab=8, seed=0, **kw):
+    torch.manual_seed(seed)
+    cfg = {"n_layer": 2, "n_head": 2, "n_embd": 32, "vocab": vocab, "frames": frames, "grid": grid, **kw}
+    return nets.build("video_ar", cfg).eval()
+
+
+def clips(model, labels, frames, **kw):
+    kw.setdefault("preview", "none")
+    return run_to_end(sample_video(model, tok_for(model), labels, frames=frames, **kw))
+
+
+def tok_for(model):
+    return StandInTokenizer(down=48 // model.config.grid)
+
+
+def test_kv_cache_decode_equals_the_full_forward_pass():
+    model = tiny(grid=3)
+    N = model.config.seq_len  # 3 frames x 9 codes
+    codes = torch.randint(0, 8, (2, N), generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([3, 10])  # a class and the null class
+    full = model(codes, y)  # (2, N, 8)
+    cache = model.new_cache(2, "cpu")
+    token = torch.zeros(2, dtype=torch.long)
+    for p in range(N):
+        logits = model.decode_step(token, y, torch.tensor([p]), cache)
+        torch.testing.assert_close(logits, full[:, p], atol=ATOL, rtol=0)
+        token = codes[:, p]
+
+
+def test_a_prefilled_cache_continues_like_the_full_forward_pass():
+    """The sliding window's prefill writes the same keys and values the decode steps would."""
+    model = tiny(grid=3)
+    N, k = model.config.seq_len, 13
+    codes = torch.randint(0, 8, (2, N), generator=torch.Generator().manual_seed(2))
+    y = torch.tensor([1, 7])
+    full = model(codes, y)
+    cache = model.new_cache(2, "cpu")
+    torch.testing.assert_close(model(codes[:, :k], y, cache), full[:, :k], atol=ATOL, rtol=0)
+    for p in range(k, N):
+        logits = model.decode_step(codes[:, p - 1], y, torch.tensor([p]), cache)
+        torch.testing.assert_close(logits, full[:, p], atol=ATOL, rtol=0)
+
+
+def test_the_sliding_context_gives_the_plain_runs_first_frames():
+    model = tiny(frames=3)
+    plain = clips(model, [2, 6], 3, seed=3, guidance_scale=2.0)
+    rolled = clips(model, [2, 6], 5, seed=3, guidance_scale=2.0)
+    assert rolled.images.shape == (2, 5, 48, 48) and rolled.extra["window"] == 2
+    assert np.array_equal(rolled.extra["codes"][:, :3], plain.extra["codes"])
+    assert np.array_equal(rolled.images[:, :3], plain.images)
+
+
+def test_rolled_frames_continue_the_last_window_frames_at_the_trained_places():
+    """Top-1 sampling makes each code the argmax; a frame past the training length must be the
+    model's greedy continuation of the last W frames placed at frame indices 0..W-1."""
+    model = tiny(frames=3)
+    n, W = model.config.frame_tokens, 2
+    out = clips(model, [4], 5, top_k=1, guidance_scale=1.0)
+    codes = torch.as_tensor(out.extra["codes"]).view(1, 5, n)
+    for t in (3, 4):
+        seq = codes[:, t - W : t + 1].reshape(1, -1)  # window then the new frame
+        logits = model(seq, torch.tensor([4]))[:, W * n :]  # predictions of the new frame
+        assert torch.equal(logits.argmax(-1), codes[:, t])
+
+
+@pytest.mark.parametrize("w", [1.0, 2.0])
+def test_clip_i_depends_only_on_seed_and_i_not_on_the_batch(w):
+    model = tiny(frames=2)
+    three = clips(model, [3, 5, 7], 4, seed=4, guidance_scale=w, temperature=0.9, top_k=5)
+    one = clips(model, [5], 4, seed=4, first_index=1, guidance_scale=w, temperature=0.9, top_k=5)
+    assert np.array_equal(one.extra["codes"][0], three.extra["codes"][1])
+    assert np.array_equal(one.images[0], three.images[1])
+    again = clips(model, [3, 5, 7], 4, seed=4, guidance_scale=w, temperature=0.9, top_k=5)
+    assert np.array_equal(again.images, three.images)
+    other = clips(model, [3, 5, 7], 4, seed=5, guidance_scale=w, temperature=0.9, top_k=5)
+    assert not np.array_equal(other.extra["codes"], three.extra["codes"])
+
+
+def test_twenty_frames_from_a_model_of_four():
+    model = tiny(frames=4)
+    gen = sample_video(model, tok_for(model), [1, 8], frames=20, seed=0, preview="frame")
+    events = []
+    out = run_to_end(gen, events.append)
+    n = model.config.frame_tokens
+    assert out.images.shape == (2, 20, 48, 48) and out.steps == 20 * n
+    assert [e.position for e in events] == list(range(20 * n))
+    shown = [e.preview.shape[1] for e in events if e.preview is not None]
+    assert shown == list(range(1, 21))  # one more decoded frame at the end of every frame
+    assert np.array_equal(events[-1].preview, out.images)
+
+
+def test_row_previews_show_the_frame_growing_row_by_row():
+    model = tiny(frames=2, grid=3)
+    events = []
+    out = run_to_end(sample_video(model, tok_for(model), [0], frames=2, preview="row"),
+                     events.append)
+    previews = [e.preview for e in events if e.preview is not None]
+    assert [p.shape[1] for p in previews] == [1, 1, 1, 2, 2, 2]
+    assert not previews[0][0, 0, 16:].any()  # rows 2 and 3 not generated yet: black
+    assert np.array_equal(previews[-1], out.images)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(frames=0), "frames must be between 1 and 64"),
+    (dict(frames=65), "frames must be between 1 and 64"),
+    (dict(frames=8, window=3), "window must be 1 to 2 frames"),
+    (dict(frames=2, preview="all"), "preview must be"),
+])
+def test_bad_arguments_are_one_line(kw, match):
+    with pytest.raises(ValueError, match=match):
+        next(sample_video(tiny(), tok_for(tiny()), [0], **kw))
+
+
+@pytest.mark.parametrize("config", [{}, {"n_layer": 1, "n_embd": 16, "n_head": 2, "vocab": 4,
+                                         "frames": 2, "grid": 2}])
+def test_parameter_count_from_the_config_equals_the_built_network(config):
+    checked = nets.check_config("video_ar", config)
+    built = nets.build("video_ar", config)
+    assert nets.parameter_count("video_ar", checked) == sum(p.numel() for p in built.parameters())
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", 3, "x" * 65])
+def test_the_tokenizer_key_must_be_a_plain_folder_name(name):
+    with pytest.raises(nets.ConfigError, match="tokenizer must be a model folder name"):
+        nets.check_config("video_ar", {"tokenizer": name})
