@@ -14,13 +14,16 @@ from desktopgen.nets.classifier import ClassifierConfig
 from desktopgen.nets.inpaint_unet import InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelARConfig
 from desktopgen.nets.shortcut import ShortcutUNetConfig
+from desktopgen.nets.tokenizer import TokenizerConfig
+from desktopgen.nets.tokenizer import parameter_count as tokenizer_parameter_count
 from desktopgen.nets.unet import UNetConfig
 from desktopgen.nets.video_ar import VideoARConfig
 
 MAX_PARAMETERS = 50_000_000  # the shipped models have 0.6M to 7M
 
 CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": ClassifierConfig,
-           "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig}
+           "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig,
+           "tokenizer": TokenizerConfig}
 CONFIGS["video_ar"] = VideoARConfig
 UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
 
@@ -29,6 +32,7 @@ UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 
 _INT, _FLOAT, _INTS, _FIXED = "int", "float", "ints", "fixed"
 _NAME = "name"  # another model's folder name: a plain name, never a path
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_CHOICE = "choice"  # (kind, allowed values)
 RULES = {
     "unet": {
         "channels": (_INT, 8, 512), "mults": (_INTS, 1, 8), "blocks": (_INT, 1, 8),
@@ -44,6 +48,12 @@ RULES = {
         "width": (_INT, 1, 512), "feature_dim": (_INT, 1, 4096), "num_classes": (_FIXED,),
         "dropout": (_FLOAT, 0.0, 0.9),
     },
+}
+RULES["tokenizer"] = {
+    "quantizer": (_CHOICE, ("fsq", "vq")), "channels": (_INT, 8, 256), "blocks": (_INT, 0, 8),
+    "down": (_CHOICE, (2, 4)), "levels": (_INTS, 2, 16), "codebook_size": (_INT, 2, 16384),
+    "code_dim": (_INT, 2, 64), "commitment": (_FLOAT, 0.0, 10.0), "ema_decay": (_FLOAT, 0.0, 0.9999),
+    "dead_after": (_FLOAT, 0.0, 100.0),
 }
 RULES["video_ar"] = {
     "n_layer": (_INT, 1, 48), "n_head": (_INT, 1, 64), "n_embd": (_INT, 8, 2048),
@@ -74,6 +84,11 @@ def _check_value(key: str, value, rule, default):
         if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or ".." in value:
             raise ConfigError(f"{key} must be a model folder name (letters, digits, . _ -), "
                               f"not {str(value)[:40]!r}")
+        return value
+    if kind == _CHOICE:
+        if value not in rule[1] or type(value) is not type(rule[1][0]):
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, rule[1]))}, "
+                              f"not {str(value)[:40]}")
         return value
     lo, hi = rule[1], rule[2]
     if kind == _INTS:
@@ -117,6 +132,11 @@ def _check_shapes(arch: str, c: dict) -> None:
     """Constraints the modules would otherwise hit only when built or run."""
     if arch in ("pixel_ar", "video_ar") and c["n_embd"] % c["n_head"]:
         raise ConfigError(f"n_embd ({c['n_embd']}) must divide by n_head ({c['n_head']})")
+    if arch == "tokenizer":
+        if c["channels"] % 8:
+            raise ConfigError(f"channels must divide by 8, not {c['channels']}")
+        if c["quantizer"] == "fsq" and not 1 <= len(c["levels"]) <= 4:
+            raise ConfigError("levels must hold 1 to 4 integers (the FSQ grid)")
     if arch in UNETS:
         if not 1 <= len(c["mults"]) <= 3:
             raise ConfigError("mults must have 1 to 3 entries (28, 14 and 7 pixels)")
@@ -146,6 +166,8 @@ def parameter_count(arch: str, c: dict) -> int:
         block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
         emb = (c["num_classes"] + 1 + c["vocab"] + c["frames"] + c["grid"] ** 2) * e
         return emb + L * block + 2 * e + lin(e, c["vocab"], bias=False)
+    if arch == "tokenizer":
+        return tokenizer_parameter_count(c)
     if arch == "classifier":
         w = c["width"]
         convs = [(1, w), (w, w), (w, 2 * w), (2 * w, 2 * w), (2 * w, 4 * w)]
