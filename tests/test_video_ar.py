@@ -8,8 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktopgen import nets
-from desktopgen.sampling import run_to_end
-from desktopgen.sampling.video_ar import sample_video
+from desktopgen.core.requests import RequestError, SampleRequest
+from desktopgen.sampling import run_to_end, video_ar
+from desktopgen.sampling.video_ar import generate
 
 # fp32 on the CPU: the cached step and the full pass differ only by summation order
 ATOL = 1e-5
@@ -39,8 +40,8 @@ def tiny(frames=3, grid=2, vocab=8, seed=0, **kw):
 
 
 def clips(model, labels, frames, **kw):
-    kw.setdefault("preview", "none")
-    return run_to_end(sample_video(model, tok_for(model), labels, frames=frames, **kw))
+    kw.setdefault("preview_rows", 0)
+    return run_to_end(generate(model, tok_for(model), labels, frames=frames, **kw))
 
 
 def tok_for(model):
@@ -112,37 +113,58 @@ def test_clip_i_depends_only_on_seed_and_i_not_on_the_batch(w):
 
 def test_twenty_frames_from_a_model_of_four():
     model = tiny(frames=4)
-    gen = sample_video(model, tok_for(model), [1, 8], frames=20, seed=0, preview="frame")
+    gen = generate(model, tok_for(model), [1, 8], frames=20, seed=0, preview_rows=2)  # per frame
     events = []
     out = run_to_end(gen, events.append)
     n = model.config.frame_tokens
     assert out.images.shape == (2, 20, 48, 48) and out.steps == 20 * n
-    assert [e.position for e in events] == list(range(20 * n))
-    shown = [e.preview.shape[1] for e in events if e.preview is not None]
-    assert shown == list(range(1, 21))  # one more decoded frame at the end of every frame
-    assert np.array_equal(events[-1].preview, out.images)
+    assert [e.position for e in events] == [s // n for s in range(20 * n)]  # the frame being made
+    shown = [e for e in events if e.preview is not None]
+    assert [e.step for e in shown] == [n * (t + 1) for t in range(20)]  # at the end of every frame
+    for t, e in enumerate(shown):
+        assert np.array_equal(e.preview[:, : t + 1], out.images[:, : t + 1])
+        assert not e.preview[:, t + 1 :].any()  # frames not made yet are black
+    assert np.array_equal(shown[-1].preview, out.images)
 
 
 def test_row_previews_show_the_frame_growing_row_by_row():
     model = tiny(frames=2, grid=3)
     events = []
-    out = run_to_end(sample_video(model, tok_for(model), [0], frames=2, preview="row"),
-                     events.append)
+    out = run_to_end(generate(model, tok_for(model), [0], frames=2, preview_rows=1), events.append)
     previews = [e.preview for e in events if e.preview is not None]
-    assert [p.shape[1] for p in previews] == [1, 1, 1, 2, 2, 2]
+    assert len(previews) == 6 and all(p.shape == (1, 2, 48, 48) for p in previews)
     assert not previews[0][0, 0, 16:].any()  # rows 2 and 3 not generated yet: black
+    assert np.array_equal(previews[0][0, 0, :16], out.images[0, 0, :16])
+    assert not previews[2][0, 1].any() and np.array_equal(previews[2][0, 0], out.images[0, 0])
     assert np.array_equal(previews[-1], out.images)
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(frames=0), "frames must be between 1 and 64"),
-    (dict(frames=65), "frames must be between 1 and 64"),
+    (dict(frames=0), "makes 1 to 64 frames, not 0"),
+    (dict(frames=65), "makes 1 to 64 frames, not 65"),
     (dict(frames=8, window=3), "window must be 1 to 2 frames"),
-    (dict(frames=2, preview="all"), "preview must be"),
 ])
 def test_bad_arguments_are_one_line(kw, match):
     with pytest.raises(ValueError, match=match):
-        next(sample_video(tiny(), tok_for(tiny()), [0], **kw))
+        next(generate(tiny(), tok_for(tiny()), [0], **kw))
+
+
+def test_sample_video_follows_the_request():
+    """notes/video-api.md: labels(), seed and first_index from the request; previews only on the
+    last step with preview_every=0; other families, samplers and bad values refused."""
+    net = tiny(frames=2)
+    model = video_ar.VideoARModel(net, tok_for(net))
+    req = SampleRequest(family="ar", batch=2, seed=7, first_index=3, guidance=1.0)
+    events = []
+    out = run_to_end(video_ar.sample_video(model, req, frames=3, preview_every=0), events.append)
+    assert out.images.shape == (2, 3, 48, 48) and list(out.labels) == [3, 4]
+    assert out.extra["frames"] == 3 and [e.preview is not None for e in events].count(True) == 1
+    assert np.array_equal(events[-1].preview, out.images)
+    same = clips(net, [3, 4], 3, seed=7, first_index=3, guidance_scale=1.0)
+    assert np.array_equal(same.images, out.images)
+    for bad in (req.with_(family="diffusion"), req.with_(sampler="pixel"), req.with_(seed=-1)):
+        with pytest.raises(RequestError):
+            next(video_ar.sample_video(model, bad, frames=3))
 
 
 @pytest.mark.parametrize("config", [{}, {"n_layer": 1, "n_embd": 16, "n_head": 2, "vocab": 4,

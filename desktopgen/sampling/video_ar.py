@@ -1,8 +1,9 @@
 """Frame-by-frame token AR video sampler: one code per step, frames appear one after another.
 
-A generator like the image samplers: one StepEvent per code (position = the code's index in
-the clip), a preview of the decoded frames so far at the end of every frame row, a RunResult
-holding the clips at the end; close() cancels. The step is the image AR model's: a static KV
+The contract of notes/video-api.md (`load`, `sample_video`), shared with the diffusion video
+sampler. A generator like the image samplers: one StepEvent per code (position = the frame being
+made), previews of the clip so far (B, T, 48, 48) at frame-row ends, a RunResult holding the
+clips at the end; close() cancels. The step is the image AR model's: a static KV
 cache, guidance on log-probabilities, temperature, top-k and inverse-CDF sampling from uniforms
 drawn per frame from each sample's own stream, so clip i depends only on (seed, i) and the step
 has fixed shapes (captured once as a CUDA graph on CUDA, as sampling/ar.py does).
@@ -17,20 +18,55 @@ The first F frames never slide, so they are the plain run's, bit for bit.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from desktopgen.core import checkpoints
 from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
+from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.sampling import guidance, seeding
 from desktopgen.sampling.ar import _capture
 
+DEFAULT_MODEL = "mfmnist-video-ar"
+SAMPLER = "video-ar"  # the one AR video sampler ("" in a request means it too)
 MAX_FRAMES = 64
 DEFAULT_GUIDANCE = 1.5
+
+
+@dataclass(frozen=True)
+class VideoARModel:
+    """What the sampler needs: the transformer and the frozen tokenizer its codes belong to."""
+
+    net: torch.nn.Module  # nets.VideoAR
+    tokenizer: torch.nn.Module  # nets.Tokenizer (or anything with its interface)
+
+
+def load(name: str = "", device="cpu") -> tuple[VideoARModel, dict]:
+    """(model, card) for inference; name "" = DEFAULT_MODEL. The tokenizer is the folder the
+    transformer's config names; its codebook must be the transformer's vocabulary. On CUDA the
+    transformer runs in bf16 weights (its step is launch-bound and captured as a graph), the
+    tokenizer in fp32."""
+    from desktopgen import nets
+
+    net, card = checkpoints.load_model(name or DEFAULT_MODEL, device)
+    if not isinstance(net, nets.VideoAR):
+        raise checkpoints.CheckpointError(card["name"], f"is a {type(net).__name__}, not a video AR model")
+    tokenizer, tok_card = checkpoints.load_model(net.config.tokenizer, device)
+    if getattr(tokenizer, "codebook_size", None) != net.config.vocab:
+        raise checkpoints.CheckpointError(
+            card["name"], f"its tokenizer {tok_card['name']!r} has {getattr(tokenizer, 'codebook_size', 0)} "
+                          f"codes, not the {net.config.vocab} the transformer predicts")
+    if torch.device(device).type == "cuda":
+        net = net.to(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    card = {**card, "tokenizer": {"name": tok_card["name"], "sha256": tok_card.get("sha256", "")}}
+    return VideoARModel(net, tokenizer), card
 
 
 def choose(logits, u, w: float, temperature: float, top_k: int) -> torch.Tensor:
@@ -95,19 +131,45 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return ((x[:, 0].float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 
-def check_args(model, frames: int, window: int) -> int:
+def check_args(net, frames: int, window: int) -> int:
     """The sliding window to use (0 = F - 1); ValueError with one line for bad values."""
-    F_ = model.config.frames
+    F_ = net.config.frames
     if not 1 <= frames <= MAX_FRAMES:
-        raise ValueError(f"frames must be between 1 and {MAX_FRAMES}, not {frames}")
-    window = window or max(F_ - 1, 1)
-    if not 1 <= window <= max(F_ - 1, 1):
-        raise ValueError(f"the sliding window must be 1 to {max(F_ - 1, 1)} frames, not {window}")
+        raise ValueError(f"the AR video sampler makes 1 to {MAX_FRAMES} frames, not {frames}")
+    most = max(F_ - 1, 1)
+    window = window or most
+    if not 1 <= window <= most:
+        raise ValueError(f"the sliding window must be 1 to {most} frames, not {window}")
     return min(window, F_ - 1)
 
 
-def sample_video(
-    model: torch.nn.Module,
+def sample_video(model: VideoARModel, request: SampleRequest, frames: int = 16,
+                 device: torch.device | str = "cpu", preview_every: int = 1,
+                 window: int = 0, cuda_graph: bool = True) -> Iterator[StepEvent]:
+    """notes/video-api.md: request.batch clips of `frames` frames. Uses the request's guidance
+    (<0 = DEFAULT_GUIDANCE), temperature, top_k, labels(), seed and first_index; steps is
+    ignored (always frames x codes per frame). `preview_every` = 0: a preview on the last step
+    only; k > 0: every ceil(k / grid) frame rows."""
+    req = request.validate()
+    if req.family != "ar":
+        raise RequestError(f"the AR video sampler takes family ar, not {req.family}")
+    if req.sampler not in ("", SAMPLER):
+        raise RequestError(f"unknown AR video sampler {req.sampler!r}; known: {SAMPLER}")
+    if req.mask is not None:
+        raise RequestError("the AR video sampler does not inpaint")
+    w = DEFAULT_GUIDANCE if req.guidance < 0 else req.guidance
+    return generate(model.net, model.tokenizer, req.labels(), frames, seed=req.seed,
+                    first_index=req.first_index, guidance_scale=w, temperature=req.temperature,
+                    top_k=req.top_k, device=device, preview_rows=_rows(preview_every, model.net),
+                    window=window, cuda_graph=cuda_graph)
+
+
+def _rows(preview_every: int, net) -> int:
+    return math.ceil(preview_every / net.config.grid) if preview_every > 0 else 0
+
+
+def generate(
+    net: torch.nn.Module,
     tokenizer: torch.nn.Module,
     labels: list[int],
     frames: int = 16,
@@ -117,29 +179,26 @@ def sample_video(
     temperature: float = 1.0,
     top_k: int = 0,
     device: torch.device | str = "cpu",
-    preview: str = "row",
+    preview_rows: int = 1,
     window: int = 0,
     cuda_graph: bool = True,
 ) -> Iterator[StepEvent]:
     """Generate len(labels) clips of `frames` frames, code by code. Clip i has class labels[i]
-    and depends only on (seed, first_index + i). `preview`: "row" (decoded frames so far at
-    every frame row, the current frame's rows below black), "frame" (at frame ends) or "none"
-    (only the RunResult). `window`: past frames kept when rolling past the training length
-    (0 = F - 1). Events' previews are (B, t, 48, 48) uint8; the RunResult's images are the
-    clips (B, frames, 48, 48) uint8."""
+    and depends only on (seed, first_index + i). Previews (B, frames, 48, 48) uint8 (frames not
+    made yet black, the current frame's rows below the last made one black) every
+    `preview_rows` frame rows (0: on the last step only). `window`: past frames kept when
+    rolling past the training length (0 = F - 1). The RunResult's images are the clips."""
     device = torch.device(device)
-    W = check_args(model, frames, window)
-    if preview not in ("row", "frame", "none"):
-        raise ValueError(f"preview must be row, frame or none, not {preview!r}")
-    c = model.config
+    W = check_args(net, frames, window)
+    c = net.config
     B, n, g = len(labels), c.frame_tokens, c.grid
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
-    dec = _ClipDecoder(model, list(labels), seed, first_index, guidance_scale, temperature, top_k, device)
+    dec = _ClipDecoder(net, list(labels), seed, first_index, guidance_scale, temperature, top_k, device)
     graph = _capture(dec, device) if (cuda_graph and device.type == "cuda") else None
     codes = torch.zeros(B, frames, n, dtype=torch.long, device=device)
-    size = g * tokenizer.down
-    videos = np.zeros((B, frames, size, size), np.uint8)
+    down = tokenizer.down
+    videos = np.zeros((B, frames, g * down, g * down), np.uint8)
     total, step = frames * n, 0
     with torch.no_grad():
         for t in range(frames):
@@ -150,31 +209,31 @@ def sample_video(
                 else:
                     dec.step()
                 step += 1
-                row_end = (k + 1) % g == 0
                 shown = None
                 if k == n - 1:
                     codes[:, t] = dec.frame
-                    if preview != "none":  # else all frames are decoded at the end, at once
+                    if preview_rows:  # else all frames are decoded at the end, at once
                         videos[:, t] = to_uint8(tokenizer.decode(dec.frame.view(B, g, g)))
-                        shown = videos[:, : t + 1].copy()
-                elif preview == "row" and row_end:
-                    rows = (k + 1) // g
-                    partial = to_uint8(tokenizer.decode(dec.frame.view(B, g, g)))
-                    partial[:, rows * tokenizer.down:] = 0  # rows not generated yet: black
-                    shown = np.concatenate([videos[:, :t], partial[:, None]], axis=1)
+                if preview_rows and ((k + 1) % (g * preview_rows) == 0 or k == n - 1):
+                    shown = videos.copy()
+                    if k < n - 1:  # the current frame so far: rows not made yet are black
+                        rows = (k + 1) // g
+                        shown[:, t] = to_uint8(tokenizer.decode(dec.frame.view(B, g, g)))
+                        shown[:, t, rows * down :] = 0
+                if step == total and not preview_rows:
+                    videos[:] = to_uint8(tokenizer.decode(codes.view(B * frames, g, g))).reshape(videos.shape)
+                    shown = videos.copy()
                 mem, peak = probe.read()
                 yield StepEvent(
                     family="ar", step=step, total=total, elapsed=time.perf_counter() - t0,
-                    preview=shown, position=step - 1,
+                    preview=shown, position=t,
                     mem_allocated=mem, mem_peak=peak, mem_kind=probe.kind,
                 )
-    if preview == "none" and frames:
-        videos[:] = to_uint8(tokenizer.decode(codes.view(B * frames, g, g))).reshape(videos.shape)
     synchronize(device)
     return RunResult(
         family="ar", images=videos, labels=np.asarray(labels, np.int64), steps=step,
         elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
         device=str(device),
-        extra={"cuda_graph": graph is not None, "window": W, "frames": frames,
-               "codes": codes.cpu().numpy()},
+        extra={"frames": frames, "cuda_graph": graph is not None, "window": W,
+               "tokens_per_frame": n, "codes": codes.to(torch.int32).cpu().numpy()},
     )
