@@ -16,6 +16,16 @@ from desktopgen.sampling.video_ar import generate
 ATOL = 1e-5
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run thousands of small ops: one thread avoids thread hand-off costs (40x on a
+    busy 2-core machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class StandInTokenizer(nn.Module):
     """The tokenizer interface (encode/decode, codebook_size, down) with K grey levels per
     down x down cell: no weights, so tests need no trained model."""
@@ -179,3 +189,55 @@ def test_parameter_count_from_the_config_equals_the_built_network(config):
 def test_the_tokenizer_key_must_be_a_plain_folder_name(name):
     with pytest.raises(nets.ConfigError, match="tokenizer must be a model folder name"):
         nets.check_config("video_ar", {"tokenizer": name})
+
+
+def test_twenty_frames_from_a_model_trained_on_four(monkeypatch):
+    """A few recipe steps on 4-frame moving-garment clips (stand-in tokenizer), then a clip of
+    20: the sliding context rolls on past the training length."""
+    from desktopgen.data import fmnist
+    from desktopgen.train.video_ar_recipe import VideoARRecipe
+
+    model = tiny(frames=4).train()
+    recipe = VideoARRecipe("cpu")
+    recipe.tokenizer = tok_for(model)
+    images, labels = fmnist.load("train")
+    gen = torch.Generator().manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(10):
+        idx = torch.randint(0, 512, (8,), generator=gen)
+        loss = recipe.loss(model, torch.as_tensor(images[idx]), torch.as_tensor(labels[idx]).long(), gen)
+        opt.zero_grad(), loss.backward(), opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])  # it learns
+    out = clips(model.eval(), [0, 7], 20, seed=1)
+    assert out.images.shape == (2, 20, 48, 48) and out.steps == 20 * 4
+    codes = out.extra["codes"]
+    assert codes.shape == (2, 20, 4) and 0 <= codes.min() and codes.max() < 8
+
+
+def test_train_video_ar_writes_a_model_that_samples(tmp_path, monkeypatch, capsys):
+    """`desktopgen train video-ar` end to end on the CPU with a tiny real tokenizer: the folder
+    loads with the sampler's load() (transformer + tokenizer) and makes clips."""
+    from desktopgen import cli
+    from desktopgen.core import checkpoints
+
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(tmp_path))
+    torch.manual_seed(0)
+    tok = nets.build("tokenizer", {"quantizer": "fsq", "levels": [3, 3], "channels": 8, "blocks": 0})
+    checkpoints.save_model(tok, tmp_path / "tiny-tok", {"model": "tokenizer"})
+    arch = ('{"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab": 9, "frames": 2, '
+            '"tokenizer": "tiny-tok"}')
+    out = tmp_path / "vid"
+    argv = ["train", "video-ar", "--out", str(out), "--steps", "2", "--batch", "2", "--limit", "64",
+            "--device", "cpu", "--arch", arch]
+    assert cli.main(argv) == 0
+    model, card = video_ar.load(str(out))
+    assert card["tokenizer"]["name"] == "tiny-tok" and card["steps"] == 2
+    req = SampleRequest(family="ar", batch=1, class_label=4)
+    res = run_to_end(video_ar.sample_video(model, req, frames=3, preview_every=0))
+    assert res.images.shape == (1, 3, 48, 48) and res.extra["tokens_per_frame"] == 144
+    assert res.extra["window"] == 1  # frame 2 rolled on from frame 1 alone
+    bad = arch.replace("\"vocab\": 9", "\"vocab\": 5")
+    assert cli.main(argv[:3] + [str(tmp_path / "bad")] + argv[4:-1] + [bad]) == 2
+    assert "has 9 codes, but the model predicts 5" in capsys.readouterr().err

@@ -27,7 +27,7 @@ class VideoARConfig:
     n_embd: int = 256
     dropout: float = 0.0
     num_classes: int = 10  # the null class (index num_classes) is added for guidance
-    vocab: int = 512  # the tokenizer's codebook size
+    vocab: int = 1000  # the tokenizer's codebook size (FSQ 8 x 5 x 5 x 5)
     frames: int = 16  # frames per training clip: the frame-index embeddings
     grid: int = 12  # codes per frame side (48-pixel frames, 4x tokenizer)
     tokenizer: str = "fmnist-tokenizer"  # model folder of the frozen tokenizer

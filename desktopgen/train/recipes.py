@@ -10,6 +10,7 @@ from desktopgen.sampling.schedule import cosine_alpha_bar
 from desktopgen.train.common import LABEL_DROPOUT, vp_noising  # noqa: F401 (LABEL_DROPOUT: API)
 from desktopgen.train.common import drop_labels as _drop_labels
 from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
+from desktopgen.train.video_ar_recipe import VideoARRecipe
 
 
 class DiffusionRecipe:
@@ -65,6 +66,7 @@ class ClassifierRecipe:
 
 RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe,
            "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe}
+RECIPES["video-ar"] = VideoARRecipe
 
 
 def check_arch(model: str, overrides) -> dict:
