@@ -241,3 +241,11 @@ def test_train_video_ar_writes_a_model_that_samples(tmp_path, monkeypatch, capsy
     bad = arch.replace("\"vocab\": 9", "\"vocab\": 5")
     assert cli.main(argv[:3] + [str(tmp_path / "bad")] + argv[4:-1] + [bad]) == 2
     assert "has 9 codes, but the model predicts 5" in capsys.readouterr().err
+
+
+def test_time_clips_gives_a_benchmark_row():
+    net = tiny(frames=2)
+    row = video_ar.time_clips(video_ar.VideoARModel(net, tok_for(net)), frames=3, batch=2)
+    assert row["frames"] == 3 and row["batch"] == 2 and row["seconds"] > 0
+    assert row["seconds_per_clip"] == pytest.approx(row["seconds"] / 2, abs=1e-3)
+    assert row["peak_memory"] > 0 and row["mem_kind"] == "process" and row["window"] == 1

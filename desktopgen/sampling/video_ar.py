@@ -237,3 +237,24 @@ def generate(
         extra={"frames": frames, "cuda_graph": graph is not None, "window": W,
                "tokens_per_frame": n, "codes": codes.to(torch.int32).cpu().numpy()},
     )
+
+
+def time_clips(model: VideoARModel, frames: int, batch: int, device="cpu",
+               guidance_scale: float = DEFAULT_GUIDANCE, seed: int = 0) -> dict:
+    """One timing row for benchmarks (issue 11: time per 16- and 64-frame clip, batch 1 and 64,
+    peak memory vs frames): a warm-up clip of one frame (kernels, allocator), then one timed run
+    without previews. `seconds` counts everything a user waits for, the CUDA-graph capture and
+    the final decode included."""
+    device = torch.device(device)
+    req = SampleRequest(family="ar", batch=batch, seed=seed, guidance=guidance_scale)
+    from desktopgen.sampling import run_to_end
+
+    run_to_end(sample_video(model, req, frames=1, device=device, preview_every=0))
+    synchronize(device)
+    out = run_to_end(sample_video(model, req, frames=frames, device=device, preview_every=0))
+    return {"family": "ar", "model": "video-ar", "frames": frames, "batch": batch,
+            "device": out.device, "seconds": round(out.elapsed, 4),
+            "seconds_per_clip": round(out.elapsed / batch, 4),
+            "codes_per_second": round(batch * out.steps / out.elapsed, 1),
+            "peak_memory": out.peak_memory, "mem_kind": out.mem_kind,
+            "cuda_graph": out.extra["cuda_graph"], "window": out.extra["window"]}
