@@ -1,16 +1,22 @@
 """Frame-by-frame token AR video (issue 11): the KV cache, the sliding context, seeding and
 clips longer than trained, on tiny CPU models and a stand-in tokenizer."""
 
-import numpy as np
-import pytest
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+import os
+import sys
 
-from desktopgen import nets
-from desktopgen.core.requests import RequestError, SampleRequest
-from desktopgen.sampling import run_to_end, video_ar
-from desktopgen.sampling.video_ar import generate
+if os.environ.get("CUDA_VISIBLE_DEVICES") == "" and "gpu" in " ".join(sys.argv[1:]):
+    del os.environ["CUDA_VISIBLE_DEVICES"]  # `pytest -m gpu`: see tests/test_gpu.py
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from desktopgen import nets  # noqa: E402
+from desktopgen.core.requests import RequestError, SampleRequest  # noqa: E402
+from desktopgen.sampling import run_to_end, video_ar  # noqa: E402
+from desktopgen.sampling.video_ar import generate  # noqa: E402
 
 # fp32 on the CPU: the cached step and the full pass differ only by summation order
 ATOL = 1e-5
@@ -249,3 +255,23 @@ def test_time_clips_gives_a_benchmark_row():
     assert row["frames"] == 3 and row["batch"] == 2 and row["seconds"] > 0
     assert row["seconds_per_clip"] == pytest.approx(row["seconds"] / 2, abs=1e-3)
     assert row["peak_memory"] > 0 and row["mem_kind"] == "process" and row["window"] == 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_the_graph_equals_eager_and_clip_i_ignores_the_batch():
+    """bf16 weights on CUDA as load() gives them; 5 frames of a 3-frame model (sliding)."""
+    net = tiny(frames=3, grid=3).cuda().to(torch.bfloat16)
+    tok = tok_for(net)
+
+    def run(labels, first_index=0, graph=True):
+        return run_to_end(generate(net, tok, labels, frames=5, seed=2, first_index=first_index,
+                                   guidance_scale=1.5, temperature=0.9, top_k=6, device="cuda",
+                                   preview_rows=0, cuda_graph=graph))
+
+    graphed, eager = run([1, 2, 3]), run([1, 2, 3], graph=False)
+    assert graphed.extra["cuda_graph"] and not eager.extra["cuda_graph"]
+    assert np.array_equal(graphed.extra["codes"], eager.extra["codes"])
+    assert np.array_equal(run([1, 2, 3]).extra["codes"], graphed.extra["codes"])  # run to run
+    one = run([2], first_index=1)
+    assert np.array_equal(one.extra["codes"][0], graphed.extra["codes"][1])
