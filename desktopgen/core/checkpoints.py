@@ -22,7 +22,8 @@ from desktopgen.core import atomic
 WEIGHTS, CONFIG, CARD = "weights.safetensors", "config.json", "card.json"
 DEFAULT_MODELS = {"diffusion": "fmnist-diffusion", "ar": "fmnist-pixel-ar", "classifier": "fmnist-classifier"}
 ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar", "classifier": "classifier",
-               "shortcut_unet": "diffusion", "inpaint_unet": "diffusion", "tokenizer": "tokenizer"}
+               "shortcut_unet": "diffusion", "inpaint_unet": "diffusion", "tokenizer": "tokenizer",
+               "token_ar": "ar"}
 ARCH_FAMILY["video_ar"] = "ar"
 MAX_BYTES = {CARD: 1 << 20, CONFIG: 64 << 10, WEIGHTS: 4 * 50_000_000 + (1 << 20)}  # 50M fp32 params
 FLOAT_DTYPES = ("F16", "BF16", "F32")

@@ -80,6 +80,11 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
                 guidance=1.5, guidance_range=GUIDANCE, temperature=1.0,
                 temperature_range=Range(0.05, 5.0), top_k=0,
                 help="One pixel per step in raster order: 28 x 28 = 784 steps, always."),
+    SamplerSpec(name="tokens", label="Tokens (raster)", family="ar", model_kind="token-ar",
+                default_model="fmnist-token-ar", steps=0, steps_range=Range(49, 49),
+                guidance=2.0, guidance_range=GUIDANCE, temperature=1.0,
+                temperature_range=Range(0.05, 5.0), top_k=0,
+                help="One learned token per step in raster order: 7 x 7 = 49 steps, then decoded."),
 )}
 
 

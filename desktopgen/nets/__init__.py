@@ -11,13 +11,15 @@ from desktopgen.nets.inpaint_unet import InpaintUNet, InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.schema import MAX_PARAMETERS, ConfigError, check_config, parameter_count
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
+from desktopgen.nets.token_ar import TokenAR, TokenARConfig
 from desktopgen.nets.tokenizer import Tokenizer, TokenizerConfig
 from desktopgen.nets.unet import UNet, UNetConfig
 from desktopgen.nets.video_ar import VideoAR, VideoARConfig
 
 __all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
            "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
-           "ShortcutUNetConfig", "Tokenizer", "TokenizerConfig", "UNet", "UNetConfig", "arch_of",
+           "ShortcutUNetConfig", "TokenAR", "TokenARConfig", "Tokenizer", "TokenizerConfig",
+            "UNet", "UNetConfig", "arch_of",
            "build", "check_config", "kind_of", "parameter_count", "VideoAR", "VideoARConfig"]
 
 ARCHS = {
@@ -27,11 +29,13 @@ ARCHS = {
     "shortcut_unet": (ShortcutUNet, ShortcutUNetConfig),
     "inpaint_unet": (InpaintUNet, InpaintUNetConfig),
     "tokenizer": (Tokenizer, TokenizerConfig),
+    "token_ar": (TokenAR, TokenARConfig),
 }
 ARCHS["video_ar"] = (VideoAR, VideoARConfig)
 # The model kind each architecture is (the sampler table's `model_kind`).
 KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
-         "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint", "tokenizer": "tokenizer"}
+         "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint", "tokenizer": "tokenizer",
+         "token_ar": "token-ar"}
 KINDS["video_ar"] = "video-ar"
 
 

@@ -7,13 +7,14 @@ config that would take gigabytes is refused before a single tensor exists.
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import fields
 
 from desktopgen.nets.classifier import ClassifierConfig
 from desktopgen.nets.inpaint_unet import InpaintUNetConfig
 from desktopgen.nets.pixel_ar import PixelARConfig
 from desktopgen.nets.shortcut import ShortcutUNetConfig
+from desktopgen.nets.token_ar import TokenARConfig
 from desktopgen.nets.tokenizer import TokenizerConfig
 from desktopgen.nets.tokenizer import parameter_count as tokenizer_parameter_count
 from desktopgen.nets.unet import UNetConfig
@@ -23,16 +24,15 @@ MAX_PARAMETERS = 50_000_000  # the shipped models have 0.6M to 7M
 
 CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": ClassifierConfig,
            "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig,
-           "tokenizer": TokenizerConfig}
+           "tokenizer": TokenizerConfig, "token_ar": TokenARConfig}
 CONFIGS["video_ar"] = VideoARConfig
 UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
 
 # key: (kind, low, high); "fixed" keys are what the rest of the app assumes (10 classes, 28x28
 # 8-bit images) and may only take their default value.
 _INT, _FLOAT, _INTS, _FIXED = "int", "float", "ints", "fixed"
-_NAME = "name"  # another model's folder name: a plain name, never a path
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CHOICE = "choice"  # (kind, allowed values)
+_NAME = "name"  # a model folder name: letters, digits, . _ -, not starting with a dot
 RULES = {
     "unet": {
         "channels": (_INT, 8, 512), "mults": (_INTS, 1, 8), "blocks": (_INT, 1, 8),
@@ -55,6 +55,8 @@ RULES["tokenizer"] = {
     "code_dim": (_INT, 2, 64), "commitment": (_FLOAT, 0.0, 10.0), "ema_decay": (_FLOAT, 0.0, 0.9999),
     "dead_after": (_FLOAT, 0.0, 100.0),
 }
+RULES["token_ar"] = {**RULES["pixel_ar"], "vocab": (_INT, 2, 65536), "seq_len": (_INT, 1, 4096),
+                     "tokenizer": (_NAME,)}
 RULES["video_ar"] = {
     "n_layer": (_INT, 1, 48), "n_head": (_INT, 1, 64), "n_embd": (_INT, 8, 2048),
     "dropout": (_FLOAT, 0.0, 0.9), "num_classes": (_FIXED,), "vocab": (_INT, 2, 65536),
@@ -81,7 +83,9 @@ def _check_value(key: str, value, rule, default):
             raise ConfigError(f"{key} must be {default}, not {str(value)[:40]}")
         return value
     if kind == _NAME:
-        if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or ".." in value:
+        ok = isinstance(value, str) and 0 < len(value) <= 100 and not value.startswith(".") and all(
+            ch.isascii() and (ch.isalnum() or ch in "._-") for ch in value)
+        if not ok:
             raise ConfigError(f"{key} must be a model folder name (letters, digits, . _ -), "
                               f"not {str(value)[:40]!r}")
         return value
@@ -130,7 +134,9 @@ def check_config(arch, config) -> dict:
 
 def _check_shapes(arch: str, c: dict) -> None:
     """Constraints the modules would otherwise hit only when built or run."""
-    if arch in ("pixel_ar", "video_ar") and c["n_embd"] % c["n_head"]:
+    if arch == "token_ar" and math.isqrt(c["seq_len"]) ** 2 != c["seq_len"]:
+        raise ConfigError(f"seq_len must be a square (a grid of tokens), not {c['seq_len']}")
+    if arch in ("pixel_ar", "token_ar", "video_ar") and c["n_embd"] % c["n_head"]:
         raise ConfigError(f"n_embd ({c['n_embd']}) must divide by n_head ({c['n_head']})")
     if arch == "tokenizer":
         if c["channels"] % 8:
@@ -156,7 +162,7 @@ def parameter_count(arch: str, c: dict) -> int:
     def conv(i, o, k):
         return i * o * k * k + o
 
-    if arch == "pixel_ar":
+    if arch in ("pixel_ar", "token_ar"):
         e, L = c["n_embd"], c["n_layer"]
         block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
         emb = (c["num_classes"] + 1) * e + c["vocab"] * e + c["seq_len"] * e

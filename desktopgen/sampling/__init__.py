@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+import torch.nn as nn
 
 from desktopgen import nets
 from desktopgen.core import checkpoints
 from desktopgen.core import samplers as table
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import FAMILIES, RequestError, SampleRequest
-from desktopgen.sampling import ar, diffusion, flow
+from desktopgen.sampling import ar, diffusion, flow, tokens
 
 # Views of the one table (desktopgen/core/samplers.py), kept for older callers.
 SAMPLERS = {f: tuple(s.name for s in table.samplers_for(f)) for f in FAMILIES}
@@ -60,16 +61,27 @@ def load(family: str, name: str = "", device: torch.device | str = "cpu", sample
         if not checkpoints.resolve(name).is_dir():
             raise checkpoints.ModelNotFoundError(
                 f"sampler {sampler} needs the model {name}, which is not shipped yet "
-                f"(train it: desktopgen train {'flow' if spec.model_kind == 'flow' else family} "
+                f"(train it: desktopgen train "
+                f"{spec.model_kind if spec.model_kind in ('flow', 'token-ar') else family} "
                 f"--out models/{name})")
     model, card = checkpoints.load_model(name or family_default, device)
     arch = type(model).__name__
-    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"), "ar": ("PixelAR",)}[family]
+    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"),
+                "ar": ("PixelAR", "TokenAR")}[family]
     if arch not in expected:
         raise checkpoints.CheckpointError(f"model {card['name']!r} is a {arch}, not a {family} model")
     if family == "ar" and torch.device(device).type == "cuda":
         model = model.to(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    if isinstance(model, nets.TokenAR):  # its tokenizer rides along, in float32
+        model.attach_tokenizer(_load_tokenizer(model.config.tokenizer, device))
     return model, card
+
+
+def _load_tokenizer(name: str, device) -> nn.Module:
+    tokenizer, card = checkpoints.load_model(name, device)
+    if not isinstance(tokenizer, nets.Tokenizer):
+        raise checkpoints.CheckpointError(f"model {name!r} is a {type(tokenizer).__name__}, not a tokenizer")
+    return tokenizer
 
 
 def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) -> Iterator[StepEvent]:
@@ -86,6 +98,14 @@ def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) 
         if is_flow:
             return flow.sample(model, req, device, preview_every)
         return diffusion.sample(model, req, device, preview_every)
+    is_tokens = isinstance(model, nets.TokenAR)
+    if is_tokens != (req.sampler == "tokens"):
+        kind = "token AR" if is_tokens else "pixel AR"
+        fits = "tokens" if is_tokens else "pixel"
+        raise ValueError(f"sampler {req.sampler} needs a {table.get_sampler(req.sampler).model_kind} "
+                         f"model, and {req.model or 'this model'} is a {kind} model (its sampler: {fits})")
+    if is_tokens:
+        return tokens.sample(model, req, device, preview_every)
     if req.steps != model.config.seq_len:
         raise ValueError(f"the pixel AR sampler always runs {model.config.seq_len} steps (one per pixel)")
     return ar.sample(model, req, device, preview_every)

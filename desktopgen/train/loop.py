@@ -193,6 +193,8 @@ def train(cfg: TrainConfig) -> dict:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
     images = torch.as_tensor(images).to(device)  # 47 MB: the whole set lives on the device
     labels = torch.as_tensor(labels).to(device)
+    if hasattr(recipe, "prepare"):  # e.g. token AR: the images become their tokenizer's codes, once
+        images, labels = recipe.prepare(images, labels, nets.check_config(recipe.arch, arch))
 
     model = nets.build(recipe.arch, arch).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)

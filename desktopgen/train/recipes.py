@@ -10,6 +10,7 @@ from desktopgen.sampling.schedule import cosine_alpha_bar
 from desktopgen.train.common import LABEL_DROPOUT, vp_noising  # noqa: F401 (LABEL_DROPOUT: API)
 from desktopgen.train.common import drop_labels as _drop_labels
 from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
+from desktopgen.train.token_recipes import TokenARRecipe, TokenizerRecipe
 from desktopgen.train.video_ar_recipe import VideoARRecipe
 
 
@@ -65,7 +66,8 @@ class ClassifierRecipe:
 
 
 RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe,
-           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe}
+           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe,
+           "tokenizer": TokenizerRecipe, "token-ar": TokenARRecipe}
 RECIPES["video-ar"] = VideoARRecipe
 
 
