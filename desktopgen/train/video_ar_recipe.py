@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from desktopgen.core import checkpoints
 from desktopgen.data.moving import random_clips_torch
+from desktopgen.nets.video_ar import VideoARConfig
 from desktopgen.train.common import drop_labels
 
 
@@ -19,6 +20,12 @@ class VideoARRecipe:
     def __init__(self, device):
         self.device = torch.device(device)
         self.tokenizer = None  # loaded at the first batch: its name is in the model's config
+
+    def prepare(self, images, labels, config: dict):
+        """Called by the loop before the network is built: load and check the tokenizer now, so
+        a wrong name or codebook size stops the run before it starts."""
+        self.tokenizer = self._load_tokenizer(VideoARConfig(**config))
+        return images, labels
 
     def _load_tokenizer(self, config):
         tok, _ = checkpoints.load_model(config.tokenizer, self.device)
