@@ -275,3 +275,19 @@ def test_on_cuda_the_graph_equals_eager_and_clip_i_ignores_the_batch():
     assert np.array_equal(run([1, 2, 3]).extra["codes"], graphed.extra["codes"])  # run to run
     one = run([2], first_index=1)
     assert np.array_equal(one.extra["codes"][0], graphed.extra["codes"][1])
+
+
+def test_load_refuses_other_models_and_a_tokenizer_of_another_size(tmp_path, monkeypatch):
+    from desktopgen.core import checkpoints
+
+    with pytest.raises(checkpoints.CheckpointError, match="is a Classifier, not a video AR model"):
+        video_ar.load("fmnist-classifier")
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(tmp_path))
+    tok = nets.build("tokenizer", {"quantizer": "fsq", "levels": [3, 3], "channels": 8, "blocks": 0})
+    checkpoints.save_model(tok, tmp_path / "tok9", {})
+    net = tiny(vocab=8, tokenizer="tok9")
+    checkpoints.save_model(net, tmp_path / "vid", {})
+    with pytest.raises(checkpoints.CheckpointError, match="'tok9' has 9 codes, not the 8"):
+        video_ar.load("vid")
+    with pytest.raises(checkpoints.ModelNotFoundError):
+        video_ar.load("")  # no mfmnist-video-ar in this models folder

@@ -33,6 +33,7 @@ from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.sampling import guidance, seeding
 from desktopgen.sampling.ar import _capture
+from desktopgen.sampling.tokens import to_uint8
 
 DEFAULT_MODEL = "mfmnist-video-ar"
 SAMPLER = "video-ar"  # the one AR video sampler ("" in a request means it too)
@@ -124,11 +125,6 @@ class _ClipDecoder:
             self.model(ctx, self.y, self.cache)  # prefill: positions 0..W*n-1
             self.token.copy_(ctx[:, -1])
         self.pos.fill_(ctx.shape[1])
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """Tokenizer output in [-1, 1] (B, 1, H, W) -> CPU uint8 (B, H, W)."""
-    return ((x[:, 0].float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 
 def check_args(net, frames: int, window: int) -> int:
