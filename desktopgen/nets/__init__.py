@@ -15,6 +15,7 @@ from desktopgen.nets.token_ar import TokenAR, TokenARConfig
 from desktopgen.nets.tokenizer import Tokenizer, TokenizerConfig
 from desktopgen.nets.unet import UNet, UNetConfig
 from desktopgen.nets.video_ar import VideoAR, VideoARConfig
+from desktopgen.nets.video_unet import VideoUNet, VideoUNetConfig
 
 __all__ = ["ARCHS", "KINDS", "MAX_PARAMETERS", "Classifier", "ClassifierConfig", "ConfigError",
            "InpaintUNet", "InpaintUNetConfig", "PixelAR", "PixelARConfig", "ShortcutUNet",
@@ -37,6 +38,9 @@ KINDS = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classi
          "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint", "tokenizer": "tokenizer",
          "token_ar": "token-ar"}
 KINDS["video_ar"] = "video-ar"
+ARCHS["video_unet"] = (VideoUNet, VideoUNetConfig)
+KINDS["video_unet"] = "video-diffusion"
+__all__ += ["VideoUNet", "VideoUNetConfig"]
 
 
 def build(arch: str, config: dict) -> nn.Module:

@@ -19,6 +19,8 @@ from desktopgen.nets.tokenizer import TokenizerConfig
 from desktopgen.nets.tokenizer import parameter_count as tokenizer_parameter_count
 from desktopgen.nets.unet import UNetConfig
 from desktopgen.nets.video_ar import VideoARConfig
+from desktopgen.nets.video_unet import VideoUNetConfig
+from desktopgen.nets.video_unet import parameter_count as video_unet_parameters
 
 MAX_PARAMETERS = 50_000_000  # the shipped models have 0.6M to 7M
 
@@ -26,6 +28,7 @@ CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": Classifi
            "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig,
            "tokenizer": TokenizerConfig, "token_ar": TokenARConfig}
 CONFIGS["video_ar"] = VideoARConfig
+CONFIGS["video_unet"] = VideoUNetConfig
 UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
 
 # key: (kind, low, high); "fixed" keys are what the rest of the app assumes (10 classes, 28x28
@@ -64,6 +67,11 @@ RULES["video_ar"] = {
 }
 RULES["shortcut_unet"] = {**RULES["unet"], "min_log2_step": (_FIXED,)}
 RULES["inpaint_unet"] = {**RULES["unet"], "cond_channels": (_FIXED,)}
+RULES["video_unet"] = {
+    "channels": (_INT, 8, 256), "mults": (_INTS, 1, 8), "blocks": (_INT, 1, 6),
+    "temporal_res": (_INTS, 6, 48), "head_dim": (_INT, 8, 256), "num_classes": (_FIXED,),
+    "dropout": (_FLOAT, 0.0, 0.9), "image_size": (_FIXED,), "cond_channels": (_FIXED,),
+}
 
 
 class ConfigError(ValueError):
@@ -151,6 +159,14 @@ def _check_shapes(arch: str, c: dict) -> None:
             raise ConfigError("channels times each of mults must divide by 32 (group norm)")
         if any(r not in (28, 14, 7) for r in c["attn_res"]):
             raise ConfigError("attn_res may hold only 28, 14 and 7")
+    if arch == "video_unet":
+        if not 1 <= len(c["mults"]) <= 4:
+            raise ConfigError("mults must have 1 to 4 entries (48, 24, 12 and 6 pixels)")
+        widths = [c["channels"] * m for m in c["mults"]]
+        if any(w % 8 or w % c["head_dim"] for w in widths):
+            raise ConfigError("channels times each of mults must divide by 8 and by head_dim")
+        if any(r not in (48, 24, 12, 6) for r in c["temporal_res"]):
+            raise ConfigError("temporal_res may hold only 48, 24, 12 and 6")
 
 
 def parameter_count(arch: str, c: dict) -> int:
@@ -174,6 +190,8 @@ def parameter_count(arch: str, c: dict) -> int:
         return emb + L * block + 2 * e + lin(e, c["vocab"], bias=False)
     if arch == "tokenizer":
         return tokenizer_parameter_count(c)
+    if arch == "video_unet":
+        return video_unet_parameters(c)
     if arch == "classifier":
         w = c["width"]
         convs = [(1, w), (w, w), (w, 2 * w), (2 * w, 2 * w), (2 * w, 4 * w)]
