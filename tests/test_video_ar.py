@@ -156,8 +156,8 @@ def test_row_previews_show_the_frame_growing_row_by_row():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(frames=0), "makes 1 to 64 frames, not 0"),
-    (dict(frames=65), "makes 1 to 64 frames, not 65"),
+    (dict(frames=0), "makes 1 to 256 frames, not 0"),
+    (dict(frames=257), "makes 1 to 256 frames, not 257"),
     (dict(frames=8, window=3), "window must be 1 to 2 frames"),
 ])
 def test_bad_arguments_are_one_line(kw, match):

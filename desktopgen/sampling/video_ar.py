@@ -37,7 +37,7 @@ from desktopgen.sampling.tokens import to_uint8
 
 DEFAULT_MODEL = "mfmnist-video-ar"
 SAMPLER = "video-ar"  # the one AR video sampler ("" in a request means it too)
-MAX_FRAMES = 64
+MAX_FRAMES = 256  # the CLI's limit; the sliding context has none of its own
 DEFAULT_GUIDANCE = 1.5
 
 
