@@ -257,24 +257,34 @@ def test_time_clips_gives_a_benchmark_row():
     assert row["peak_memory"] > 0 and row["mem_kind"] == "process" and row["window"] == 1
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_on_cuda_the_graph_equals_eager_and_clip_i_ignores_the_batch():
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _cuda_clips(labels, first_index=0, graph=True):
     """bf16 weights on CUDA as load() gives them; 5 frames of a 3-frame model (sliding)."""
+    torch.manual_seed(0)
     net = tiny(frames=3, grid=3).cuda().to(torch.bfloat16)
-    tok = tok_for(net)
+    return run_to_end(generate(net, tok_for(net), labels, frames=5, seed=2, first_index=first_index,
+                               guidance_scale=1.5, temperature=0.9, top_k=6, device="cuda",
+                               preview_rows=0, cuda_graph=graph))
 
-    def run(labels, first_index=0, graph=True):
-        return run_to_end(generate(net, tok, labels, frames=5, seed=2, first_index=first_index,
-                                   guidance_scale=1.5, temperature=0.9, top_k=6, device="cuda",
-                                   preview_rows=0, cuda_graph=graph))
 
-    graphed, eager = run([1, 2, 3]), run([1, 2, 3], graph=False)
+@pytest.mark.gpu
+@needs_cuda
+def test_on_cuda_the_graph_equals_eager_and_runs_repeat():
+    graphed, eager = _cuda_clips([1, 2, 3]), _cuda_clips([1, 2, 3], graph=False)
     assert graphed.extra["cuda_graph"] and not eager.extra["cuda_graph"]
     assert np.array_equal(graphed.extra["codes"], eager.extra["codes"])
-    assert np.array_equal(run([1, 2, 3]).extra["codes"], graphed.extra["codes"])  # run to run
-    one = run([2], first_index=1)
-    assert np.array_equal(one.extra["codes"][0], graphed.extra["codes"][1])
+    assert np.array_equal(_cuda_clips([1, 2, 3]).extra["codes"], graphed.extra["codes"])
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_on_cuda_clip_i_ignores_the_batch():
+    """Not run yet (no GPU in the helpers' sandbox): bf16 matmuls of 1 and 3 rows must give the
+    same bits per row for this to hold, as the CPU test shows it does there."""
+    one, three = _cuda_clips([2], first_index=1), _cuda_clips([1, 2, 3])
+    assert np.array_equal(one.extra["codes"][0], three.extra["codes"][1])
 
 
 def test_load_refuses_other_models_and_a_tokenizer_of_another_size(tmp_path, monkeypatch):
