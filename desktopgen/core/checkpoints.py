@@ -25,6 +25,7 @@ ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar", "classifier": "classifier"
                "shortcut_unet": "diffusion", "inpaint_unet": "diffusion", "tokenizer": "tokenizer",
                "token_ar": "ar"}
 ARCH_FAMILY["maskgit"] = "ar"
+ARCH_FAMILY["video_ar"] = "video-ar"  # not an image family: the image sides skip it
 ARCH_FAMILY["video_unet"] = "video-diffusion"  # not an image family: the image sides skip it
 MAX_BYTES = {CARD: 1 << 20, CONFIG: 64 << 10, WEIGHTS: 4 * 50_000_000 + (1 << 20)}  # 50M fp32 params
 FLOAT_DTYPES = ("F16", "BF16", "F32")

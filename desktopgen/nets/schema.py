@@ -19,6 +19,7 @@ from desktopgen.nets.token_ar import TokenARConfig
 from desktopgen.nets.tokenizer import TokenizerConfig
 from desktopgen.nets.tokenizer import parameter_count as tokenizer_parameter_count
 from desktopgen.nets.unet import UNetConfig
+from desktopgen.nets.video_ar import VideoARConfig
 from desktopgen.nets.video_unet import VideoUNetConfig
 from desktopgen.nets.video_unet import parameter_count as video_unet_parameters
 
@@ -28,6 +29,7 @@ CONFIGS = {"unet": UNetConfig, "pixel_ar": PixelARConfig, "classifier": Classifi
            "shortcut_unet": ShortcutUNetConfig, "inpaint_unet": InpaintUNetConfig,
            "tokenizer": TokenizerConfig, "token_ar": TokenARConfig}
 CONFIGS["maskgit"] = MaskGITConfig
+CONFIGS["video_ar"] = VideoARConfig
 CONFIGS["video_unet"] = VideoUNetConfig
 UNETS = ("unet", "shortcut_unet", "inpaint_unet")  # the U-Net and its issue-10 variants
 
@@ -64,6 +66,11 @@ RULES["maskgit"] = {
     "n_layer": (_INT, 1, 24), "n_head": (_INT, 1, 32), "n_embd": (_INT, 8, 1024),
     "dropout": (_FLOAT, 0.0, 0.9), "num_classes": (_FIXED,), "codebook_size": (_INT, 2, 65536),
     "grid_h": (_INT, 1, 16), "grid_w": (_INT, 1, 16), "tokenizer": (_NAME,),
+}
+RULES["video_ar"] = {
+    "n_layer": (_INT, 1, 48), "n_head": (_INT, 1, 64), "n_embd": (_INT, 8, 2048),
+    "dropout": (_FLOAT, 0.0, 0.9), "num_classes": (_FIXED,), "vocab": (_INT, 2, 65536),
+    "frames": (_INT, 1, 64), "grid": (_INT, 1, 16), "tokenizer": (_NAME,),
 }
 RULES["shortcut_unet"] = {**RULES["unet"], "min_log2_step": (_FIXED,)}
 RULES["inpaint_unet"] = {**RULES["unet"], "cond_channels": (_FIXED,)}
@@ -144,7 +151,7 @@ def _check_shapes(arch: str, c: dict) -> None:
     """Constraints the modules would otherwise hit only when built or run."""
     if arch == "token_ar" and math.isqrt(c["seq_len"]) ** 2 != c["seq_len"]:
         raise ConfigError(f"seq_len must be a square (a grid of tokens), not {c['seq_len']}")
-    if arch in ("pixel_ar", "token_ar", "maskgit") and c["n_embd"] % c["n_head"]:
+    if arch in ("pixel_ar", "token_ar", "maskgit", "video_ar") and c["n_embd"] % c["n_head"]:
         raise ConfigError(f"n_embd ({c['n_embd']}) must divide by n_head ({c['n_head']})")
     if arch == "tokenizer":
         if c["channels"] % 8:
@@ -188,6 +195,11 @@ def parameter_count(arch: str, c: dict) -> int:
         block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
         emb = (c["num_classes"] + 1 + c["codebook_size"] + 1 + 1 + c["grid_h"] * c["grid_w"]) * e
         return emb + L * block + 2 * e + lin(e, c["codebook_size"])
+    if arch == "video_ar":
+        e, L = c["n_embd"], c["n_layer"]
+        block = 2 * 2 * e + lin(e, 3 * e) + lin(e, e) + lin(e, 4 * e) + lin(4 * e, e)
+        emb = (c["num_classes"] + 1 + c["vocab"] + c["frames"] + c["grid"] ** 2) * e
+        return emb + L * block + 2 * e + lin(e, c["vocab"], bias=False)
     if arch == "tokenizer":
         return tokenizer_parameter_count(c)
     if arch == "video_unet":

@@ -12,6 +12,7 @@ from desktopgen.train.common import drop_labels as _drop_labels
 from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
 from desktopgen.train.maskgit_recipe import MaskGITRecipe
 from desktopgen.train.token_recipes import TokenARRecipe, TokenizerRecipe
+from desktopgen.train.video_ar_recipe import VideoARRecipe
 from desktopgen.train.video_recipes import VideoDiffusionRecipe
 
 
@@ -70,6 +71,7 @@ RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": Clas
            "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe,
            "tokenizer": TokenizerRecipe, "token-ar": TokenARRecipe}
 RECIPES["maskgit"] = MaskGITRecipe
+RECIPES["video-ar"] = VideoARRecipe
 RECIPES["video-diffusion"] = VideoDiffusionRecipe
 
 
