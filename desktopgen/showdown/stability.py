@@ -157,7 +157,8 @@ def figure(numbers: dict):
     ax1.set_yscale("log")
     ax1.set_xlabel("training step")
     ax1.set_ylabel("loss (card)")
-    ax1.legend(fontsize=7)
+    if numbers.get("loss_curves"):
+        ax1.legend(fontsize=7)
     exp = numbers.get("exposure")
     if exp:
         ax2.plot(exp["row_nll_real"], color="k", label="real test images")
