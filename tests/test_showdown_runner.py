@@ -50,9 +50,10 @@ def test_report_is_self_contained_and_json_has_every_claim(tmp_path):
 def test_report_refuses_to_replace_without_overwrite(tmp_path):
     rep = runner.run(SETTINGS, [fake_claim("one", lambda ctx: {"x": 1})])
     report.write(rep, tmp_path / "r.html")
-    from desktopgen.core.atomic import TargetExistsError
-    with pytest.raises(TargetExistsError):
+    with pytest.raises(OSError, match="exists"):
         report.write(rep, tmp_path / "r.html")
+    with pytest.raises(OSError, match="does not exist"):
+        report.write(rep, tmp_path / "missing" / "r.html")
     report.write(rep, tmp_path / "r.html", overwrite=True)
 
 

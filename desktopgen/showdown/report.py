@@ -90,11 +90,15 @@ def json_path(html_path) -> Path:
 
 
 def write(report, html_path, overwrite: bool = False) -> tuple[Path, Path]:
-    """Write the HTML and the JSON beside it (same name, .json), each atomically."""
+    """Write the HTML and the JSON beside it (same name, .json), each atomically. Both targets are
+    checked first (export.images.ExportError, one sentence: a missing folder, an existing file)."""
     from desktopgen.core import atomic
+    from desktopgen.export.images import check_target
 
     html_path = Path(html_path)
     jp = json_path(html_path)
+    check_target(html_path, (".html", ".htm"), overwrite)
+    check_target(jp, (".json",), overwrite)
     atomic.write_json(jp, to_json(report), overwrite=overwrite)
     atomic.write_text(html_path, to_html(report), overwrite=overwrite)
     return html_path, jp

@@ -16,8 +16,6 @@ import statistics
 import threading
 import time
 
-import torch
-
 from desktopgen.core import checkpoints
 
 DIFFUSION_STEPS = 20  # the default samplers' step count
@@ -34,10 +32,12 @@ class PeakMemory:
     """Peak memory of a block, in bytes above what was in use when it started: the CUDA
     allocator's peak, or on a CPU the process RSS polled every millisecond by a thread."""
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device):
         self.device, self.peak, self.kind = device, 0, "cuda" if device.type == "cuda" else "process-rss"
 
     def __enter__(self):
+        import torch
+
         from desktopgen.core.device import process_rss
 
         if self.kind == "cuda":
@@ -56,6 +56,8 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc):
+        import torch
+
         from desktopgen.core.device import process_rss
 
         if self.kind == "cuda":
@@ -82,15 +84,16 @@ def _timed(call, n: int, device) -> float:
     return statistics.median(times)
 
 
-@torch.no_grad()
 def pixel_ar(res: int, batch: int, device, timed_steps: int, guidance: bool = True) -> dict:
     """Pixel AR of the shipped width at res x res: seconds per image (res^2 decode steps) and memory."""
+    import torch
+
     from desktopgen.nets import PixelAR, PixelARConfig
 
     cfg = _shipped_config("fmnist-pixel-ar", {}) | {"seq_len": res * res, "dropout": 0.0}
     rows = batch * (2 if guidance else 1)  # guidance: conditional and null-class rows
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    with PeakMemory(device) as mem:
+    with PeakMemory(device) as mem, torch.no_grad():
         model = PixelAR(PixelARConfig(**cfg)).to(device, dtype).eval()
         cache = model.new_cache(rows, device)
         token = torch.zeros(rows, dtype=torch.long, device=device)
@@ -105,11 +108,12 @@ def pixel_ar(res: int, batch: int, device, timed_steps: int, guidance: bool = Tr
             "mem_kind": mem.kind}
 
 
-@torch.no_grad()
 def unet(res: int, batch: int, device, timed_steps: int, steps: int = DIFFUSION_STEPS,
          guidance: bool = True) -> dict:
     """The shipped U-Net at res x res: seconds per image for `steps` steps (one forward each) and
     memory. State between steps: the sample and one earlier prediction (DPM-Solver++(2M))."""
+    import torch
+
     from desktopgen.core.device import autocast_dtype
     from desktopgen.nets import UNet, UNetConfig
 
@@ -117,7 +121,7 @@ def unet(res: int, batch: int, device, timed_steps: int, steps: int = DIFFUSION_
                                                      "dropout": 0.0}
     rows = batch * (2 if guidance else 1)
     amp = autocast_dtype(device)
-    with PeakMemory(device) as mem:
+    with PeakMemory(device) as mem, torch.no_grad():
         model = UNet(UNetConfig(**cfg)).to(device).eval()
         x = torch.randn(rows, 1, res, res, device=device)
         t = torch.full((rows,), 500.0, device=device)
@@ -159,6 +163,8 @@ def measure_all(ctx, batches) -> list[dict]:
             except (RuntimeError, MemoryError) as e:  # out of memory at a large size: say so
                 done[(kind, res, b)] = {"kind": kind, "res": res, "batch": b, "error": str(e)[:200]}
                 if ctx.device.type == "cuda":
+                    import torch
+
                     torch.cuda.empty_cache()
         out.append(done[(kind, res, b)] | {"label": SCALERS[kind][0]})
     for kind, (label, source, calls) in DERIVED.items():
