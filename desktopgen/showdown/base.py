@@ -45,8 +45,8 @@ class Settings:
     def for_run(cls, quick: bool, device: str = "auto", data: str | None = None) -> Settings:
         if not quick:
             return cls(device=device, data=data)
-        return cls(quick=True, device=device, n=12, inpaint_n=8, nll_n=32, resolutions=(16, 32, 64),
-                   batches=(1, 2), timed_steps=3, seeds=3, train_steps=30, train_arch="tiny",
+        return cls(quick=True, device=device, n=10, inpaint_n=8, nll_n=32, resolutions=(16, 32, 64),
+                   batches=(1, 2), timed_steps=3, seeds=3, train_steps=8, train_arch="tiny",
                    seed_quality_n=0, video_n=4, one_sampler_per_model=True, data=data)
 
     def as_dict(self) -> dict:
