@@ -2,7 +2,9 @@
 
 Training runs the whole sequence causally; sampling uses `decode_step` with a static,
 fixed-length KV cache, so every step has the same shapes (CUDA-graph friendly) and costs one
-token's projections plus attention over the cache.
+token's projections plus attention over the cache. `decode_step_at` is the same step for a Python
+int position (the CPU path): it attends to the filled slots only, with no mask, so its cost grows
+with the position instead of always paying for the whole cache.
 """
 
 from __future__ import annotations
@@ -75,6 +77,16 @@ class Block(nn.Module):
         x = x + self.proj(y.transpose(1, 2).reshape(B, 1, C))
         return x + self.mlp(self.ln2(x))
 
+    def decode_at(self, x, k_cache, v_cache, p: int):
+        """`decode` at the Python int position p: writes slot p, attends to slots 0..p (no mask)."""
+        B, _, C = x.shape
+        q, k, v = self._heads(x)  # (B, nh, 1, hs)
+        k_cache[:, :, p] = k[:, :, 0]
+        v_cache[:, :, p] = v[:, :, 0]
+        y = attention(q, k_cache[:, :, :p + 1].to(q.dtype), v_cache[:, :, :p + 1].to(q.dtype))
+        x = x + self.proj(y.transpose(1, 2).reshape(B, 1, C))
+        return x + self.mlp(self.ln2(x))
+
 
 class PixelAR(nn.Module):
     def __init__(self, config: PixelARConfig):
@@ -117,4 +129,12 @@ class PixelAR(nn.Module):
         mask = (cache.positions <= pos)[None, None, None, :]  # attend to filled slots only
         for i, block in enumerate(self.blocks):
             x = block.decode(x, cache.k[i], cache.v[i], pos, mask)
+        return self.head(self.ln_f(x[:, 0]))
+
+    def decode_step_at(self, token, y, p: int, cache: KVCache) -> torch.Tensor:
+        """`decode_step` at the Python int position p (shapes change with p: not for CUDA graphs)."""
+        tok = self.class_emb(y) if p == 0 else self.tok_emb(token)  # (B, C)
+        x = (tok + self.pos_emb.weight[p])[:, None]  # (B, 1, C)
+        for i, block in enumerate(self.blocks):
+            x = block.decode_at(x, cache.k[i], cache.v[i], p)
         return self.head(self.ln_f(x[:, 0]))
