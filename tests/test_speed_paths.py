@@ -25,7 +25,7 @@ def _tiny_ar(seq_len: int = 784, n_layer: int = 2) -> PixelAR:
 
 @pytest.fixture(scope="module")
 def tiny_ar():
-    return _tiny_ar(seq_len=200)  # the decoder does not care that 200 is no square image
+    return _tiny_ar(seq_len=96)  # the decoder does not care that 96 is no square image
 
 
 def _decoders(model, **kw):
@@ -80,3 +80,19 @@ def test_cpu_sampler_takes_the_filled_cache_path_and_keeps_inpainted_pixels(test
     r = sampling.run_to_end(sampling.sample(tiny_ar, req, "cpu", preview_every=0))
     assert r.extra["decode"] == "filled cache" and not r.extra["cuda_graph"]
     np.testing.assert_array_equal(r.images[:, mask == 0], src[:, mask == 0])
+
+
+def test_diffusion_graph_switch_is_off_on_the_cpu_and_changes_nothing():
+    """The CUDA-graph path is CUDA only: on the CPU `cuda_graph=True` runs the eager network
+    call, the same images bit for bit, and says so."""
+    from desktopgen.nets.unet import UNet, UNetConfig
+    from desktopgen.sampling import diffusion, graphs
+
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(channels=32, mults=(1, 1), blocks=1, attn_res=(), dropout=0.0)).eval()
+    req = SampleRequest(family="diffusion", sampler="ddim", steps=3, guidance=2.0, seed=4, batch=2)
+    on = sampling.run_to_end(diffusion.sample(unet, req, "cpu", preview_every=0, cuda_graph=True))
+    off = sampling.run_to_end(diffusion.sample(unet, req, "cpu", preview_every=0, cuda_graph=False))
+    assert on.extra["cuda_graph"] is False and np.array_equal(on.images, off.images)
+    fn = lambda x: x * 2  # noqa: E731
+    assert graphs.capture(fn, (torch.ones(2),)) is fn  # CPU tensors: no capture
