@@ -50,19 +50,22 @@ def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid
     twice = guidance.doubles(w)
     t_in = [torch.full((len(y),), float(t), device=labels.device) for t in timesteps]
 
-    def net(x_in: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def net(x_in: torch.Tensor, t: torch.Tensor, labels_in: torch.Tensor) -> torch.Tensor:
         with autocast():
-            return model(x_in, t, y)
+            return model(x_in, t, labels_in)
 
-    call = []  # the network call, captured on first use (it needs x's shape)
+    call = []  # the network call; the captured one is reused by later runs of the same shapes
 
     @torch.no_grad()
     def denoise(x: torch.Tensor, k: int) -> torch.Tensor:
         x_in = x.repeat(2, 1, 1, 1) if twice else x
         if not call:
-            call.append(graphs.capture(net, (x_in, t_in[k]), torch.channels_last)
+            with autocast():
+                tag = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(
+                    x.device.type) else None
+            call.append(graphs.cached(model, net, (x_in, t_in[k], y), torch.channels_last, tag)
                         if cuda_graph else net)
-        v = call[0](x_in, t_in[k]).float()
+        v = call[0](x_in, t_in[k], y).float()
         if twice:
             v = guidance.combine(v, w)
         return (grid.alpha[k] * x - grid.sigma[k] * v).clamp(-1, 1)

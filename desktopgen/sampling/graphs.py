@@ -2,14 +2,20 @@
 
 A denoising loop calls the same network with the same shapes at every step, so its kernel
 launches can be recorded once and replayed (PyTorch's "whole network capture"). Only on CUDA; on
-any other device, or when capture fails, the call stays eager.
+any other device, or when capture fails, the call stays eager. Captures are kept per network and
+input shapes (`cached`), so a run pays for warm-up and capture once, not at every Generate: with
+4 steps, two warm-up calls per run would cost half as much again as the run itself.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import torch
+
+KEEP = 4  # captures kept per network (batch sizes, guidance on/off): each holds its activations
+_captures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {key: GraphedCall}
 
 
 class GraphedCall:
@@ -49,3 +55,20 @@ def capture(fn: Callable[..., torch.Tensor], args: tuple[torch.Tensor, ...],
     except RuntimeError:  # capture unsupported here (an op that syncs, an old driver): eager
         torch.cuda.synchronize(args[0].device)
         return fn
+
+
+def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[torch.Tensor, ...],
+           memory_format=torch.preserve_format, tag=None) -> Callable[..., torch.Tensor]:
+    """`capture`, kept for `owner` (the network) and the inputs' shapes, dtypes and `tag` (what
+    else changes the captured kernels, e.g. the autocast dtype): `fn` must compute the same
+    function of its tensor arguments every time it is given for that key, and take everything
+    that varies between runs (labels, timesteps) as arguments, never as captured constants."""
+    if not args[0].is_cuda:
+        return fn
+    key = (tuple((tuple(a.shape), a.dtype, a.device) for a in args), memory_format, tag)
+    kept = _captures.setdefault(owner, {})
+    if key not in kept:
+        if len(kept) >= KEEP:
+            kept.pop(next(iter(kept)))  # the oldest capture and its memory pool go
+        kept[key] = capture(fn, args, memory_format)
+    return kept[key]
