@@ -128,11 +128,12 @@ def main():
     ap.add_argument("--samplers", default="dpmpp-2m,ddim,ddpm", help="diffusion samplers to time")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     ap.add_argument("--reference", action="store_true", help="also the issues' batch-100 references")
+    ap.add_argument("--reference-batch", type=int, default=100, help="(a smaller one: a smoke test)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = pick_device(a.device)
-    batches = [int(b) for b in a.batches.split(",")]
+    batches = [int(b) for b in a.batches.split(",") if b]  # "": only the --reference rows
     print(f"device: {device_name(dev)}  torch {torch.__version__}")
     dm, _ = sampling.load("diffusion", "", dev)
     am, _ = sampling.load("ar", "", dev)
@@ -177,31 +178,32 @@ def main():
 
 def reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run) -> None:
     """Issue 10's batch-100 figures: eager vs graphed vs a same-size diffusers UNet2DModel."""
-    print("\nissue references (batch 100; issue 10 targets on an H200: 4 steps <= 0.05 s, "
-          "20-step default <= 0.15 s):")
+    n = a.reference_batch
+    print(f"\nissue references (batch {n}; issue 10 targets on an H200, batch 100: 4 steps "
+          "<= 0.05 s, 20-step default <= 0.15 s):")
     for steps in (20, 4):
-        req = SampleRequest(family="diffusion", sampler="ddim", steps=steps, guidance=2.0, batch=100)
-        eager = bench(diff_run(req, cuda_graph=False), steps, 100, dev, a.repeat)["total"]
-        graph = bench(diff_run(req), steps, 100, dev, a.repeat)["total"]
-        print(f"  DDIM {steps} + guidance, 100 images: eager {eager:.3f} s, graphed {graph:.3f} s "
+        req = SampleRequest(family="diffusion", sampler="ddim", steps=steps, guidance=2.0, batch=n)
+        eager = bench(diff_run(req, cuda_graph=False), steps, n, dev, a.repeat)["total"]
+        graph = bench(diff_run(req), steps, n, dev, a.repeat)["total"]
+        print(f"  DDIM {steps} + guidance, {n} images: eager {eager:.3f} s, graphed {graph:.3f} s "
               f"({'CUDA graph' if dev.type == 'cuda' else 'no graph off CUDA'}), "
               f"ratio {eager / graph:.2f}x")
         for graphed in (False, True):
-            ref = diffusers_unet_reference(dev, 100, steps, graphed)
+            ref = diffusers_unet_reference(dev, n, steps, graphed)
             what = "graphed" if graphed else "eager"
             print(f"    diffusers UNet2DModel (same size), {steps} guided calls, {what}: "
                   f"{'n/a (diffusers not installed)' if ref is None else f'{ref:.3f} s'}"
                   + ("" if ref is None else f"; ours graphed / theirs: {graph / ref:.2f}"))
     for steps in (4, 1):
-        req = SampleRequest(family="diffusion", sampler="few-step", steps=steps, batch=100)
-        r = bench(flow_run(req), steps, 100, dev, a.repeat)
-        print(f"  few-step {steps} steps g=1.5 ({fm_name}), 100 images: {r['total']:.3f} s")
-    r = bench(ar_run(SampleRequest(family="ar", guidance=1.0, batch=100)), 784, 100, dev, a.repeat)
-    print(f"  pixel AR no guidance, 100 images: {r['total']:.3f} s (reference: 3.1 s eager KV cache)")
-    r = bench(ar_run(SampleRequest(family="ar", guidance=1.5, batch=100)), 784, 100, dev, a.repeat)
-    print(f"  pixel AR guidance 1.5, 100 images: {r['total']:.3f} s")
-    hf = hf_gpt2_reference(dev, 100)
-    print(f"  HF transformers GPT-2 (same size) generate(), 100 x 784 tokens: "
+        req = SampleRequest(family="diffusion", sampler="few-step", steps=steps, batch=n)
+        r = bench(flow_run(req), steps, n, dev, a.repeat)
+        print(f"  few-step {steps} steps g=1.5 ({fm_name}), {n} images: {r['total']:.3f} s")
+    r = bench(ar_run(SampleRequest(family="ar", guidance=1.0, batch=n)), 784, n, dev, a.repeat)
+    print(f"  pixel AR no guidance, {n} images: {r['total']:.3f} s (reference, 100: 3.1 s eager KV cache)")
+    r = bench(ar_run(SampleRequest(family="ar", guidance=1.5, batch=n)), 784, n, dev, a.repeat)
+    print(f"  pixel AR guidance 1.5, {n} images: {r['total']:.3f} s")
+    hf = hf_gpt2_reference(dev, n)
+    print(f"  HF transformers GPT-2 (same size) generate(), {n} x 784 tokens: "
           f"{'n/a (transformers not installed)' if hf is None else f'{hf:.3f} s'}")
 
 
