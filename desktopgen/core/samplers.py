@@ -93,6 +93,16 @@ SAMPLERS["maskgit"] = SamplerSpec(
     help="All 7 x 7 tokens start masked; each step commits the most confident, cosine schedule.")
 
 
+# The model kinds each sampler's model_kind accepts (the engine's check in sampling.sample): the
+# inpainting U-Net also makes whole images (an all-hole mask). Kinds not listed accept only themselves.
+RUNS_ON = {"diffusion-unet": ("diffusion-unet", "diffusion-inpaint")}
+
+
+def fits(spec: SamplerSpec, model_kind: str) -> bool:
+    """Whether a model of `model_kind` can run sampler `spec`."""
+    return model_kind in RUNS_ON.get(spec.model_kind, (spec.model_kind,))
+
+
 def samplers_for(family: str) -> list[SamplerSpec]:
     """The family's samplers, its default first."""
     if family not in FAMILIES:
