@@ -3,6 +3,7 @@ and sampler, on the CPU and (when present) CUDA. Prints tables; not a test.
 
     python benchmarks/bench_engine.py --device cpu
     python benchmarks/bench_engine.py --device cuda --reference   # + same-size HF GPT-2 generate()
+    python benchmarks/bench_engine.py --only tokens               # the token AR rows alone
 
 Each figure is the median of --repeat runs after one warm-up run (the warm-up's own time, which
 includes CUDA graph capture and kernel selection, is printed as "first run").
@@ -16,7 +17,7 @@ import time
 
 import torch
 
-from desktopgen import sampling
+from desktopgen import nets, sampling
 from desktopgen.core.device import device_name, pick_device, synchronize
 from desktopgen.core.requests import SampleRequest
 
@@ -24,8 +25,9 @@ from desktopgen.core.requests import SampleRequest
 def timed(model, req, dev, **kw) -> tuple[float, int]:
     synchronize(dev)
     t0 = time.perf_counter()
+    direct = sampling.tokens.sample if isinstance(model, nets.TokenAR) else sampling.ar.sample
     gen = sampling.sample(model, req, dev, preview_every=0) if not kw else \
-        sampling.ar.sample(model, sampling.with_defaults(req), dev, preview_every=0, **kw)
+        direct(model, sampling.with_defaults(req), dev, preview_every=0, **kw)
     result = sampling.run_to_end(gen)
     synchronize(dev)
     return time.perf_counter() - t0, result.peak_memory
@@ -71,10 +73,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (0: none)")
     ap.add_argument("--samplers", default="dpmpp-2m,ddim,ddpm", help="diffusion samplers to time")
     ap.add_argument("--reference", action="store_true", help="also the issue's batch-100 references")
+    ap.add_argument("--only", choices=("", "tokens"), default="", help="tokens: the token AR rows alone")
     a = ap.parse_args()
     dev = pick_device(a.device)
     batches = [int(b) for b in a.batches.split(",")]
     print(f"device: {device_name(dev)}  torch {torch.__version__}")
+    if a.only == "tokens":
+        return token_rows(dev, batches, a.repeat)
     dm, _ = sampling.load("diffusion", "", dev)
     am, _ = sampling.load("ar", "", dev)
     print(f"\n{'run':40s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
@@ -104,6 +109,31 @@ def main():
         hf = hf_gpt2_reference(dev, 100)
         print(f"  HF transformers GPT-2 (same size) generate(), 100 x 784 tokens: "
               f"{'n/a (transformers not installed)' if hf is None else f'{hf:.3f} s'}")
+
+
+def token_rows(dev, batches, repeat: int) -> None:
+    """Issue 9: the raster token transformer (49 steps, then the tokenizer decodes), beside the
+    issue's targets: 100 images on an H200 in <= 0.05 s; CPU batch 1 <= 0.3 s per image."""
+    tm, card = sampling.load("ar", "", dev, sampler="tokens")
+    print(f"\n{card['name']} ({card['parameters'] / 1e6:.1f}M parameters, tokenizer "
+          f"{tm.config.tokenizer})")
+    print(f"{'run':40s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
+          f"{'s/image':>9s} {'peak MiB':>9s}", flush=True)
+    for b in sorted({*batches, 100} if dev.type == "cuda" else set(batches)):
+        req = SampleRequest(family="ar", sampler="tokens", batch=b)
+        r = bench(tm, req, dev, repeat)
+        print(f"{'token AR 49 steps + decode g=2':40s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} "
+              f"{r['per_step_ms']:8.2f} {r['per_image_s']:9.4f} {r['peak_mib']:9.1f}", flush=True)
+        if dev.type == "cuda":
+            e = bench(tm, req, dev, repeat, cuda_graph=False)
+            print(f"{'  the same, eager (no CUDA graph)':40s} {b:5d} {e['first']:8.3f} {e['total']:8.3f} "
+                  f"{e['per_step_ms']:8.2f} {e['per_image_s']:9.4f} {e['peak_mib']:9.1f}", flush=True)
+        if dev.type == "cuda" and b == 100:
+            print(f"  target: 100 images <= 0.05 s on an H200: {r['total']:.3f} s "
+                  f"({r['total'] / 0.05:.2f}x the target)")
+        if dev.type == "cpu" and b == 1:
+            print(f"  target: CPU batch 1 <= 0.3 s per image: {r['per_image_s']:.3f} s "
+                  f"({r['per_image_s'] / 0.3:.2f}x the target)")
 
 
 if __name__ == "__main__":
