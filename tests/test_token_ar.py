@@ -256,3 +256,19 @@ def test_place_puts_each_image_whole_on_the_canvas():
         assert int((big[b, 0] > -1).sum()) == 28 * 28
     shifted = place(images, 36, gen, margin=4)
     assert shifted.shape == (5, 1, 28, 28)
+
+
+def test_cli_inpaint_with_the_token_sampler_loads_the_token_model_by_default(models_root, tmp_path,
+                                                                             monkeypatch):
+    import shutil
+
+    from desktopgen.cli import main
+    from desktopgen.data import fmnist
+
+    root = tmp_path / "models"
+    shutil.copytree(models_root / "tiny-tok", root / "tiny-tok")
+    shutil.copytree(models_root / "tiny-token-ar", root / "fmnist-token-ar")  # the table's default
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(root))
+    np.savez(tmp_path / "in.npz", images=fmnist.load("test")[0][:1])
+    assert main(["inpaint", "--family", "ar", "--sampler", "tokens", "--images", str(tmp_path / "in.npz"),
+                 "--mask", "bottom-half", "--device", "cpu", "--out", str(tmp_path / "o.npz")]) == 0
