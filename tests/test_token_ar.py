@@ -176,3 +176,99 @@ def test_token_ar_config_is_bounded():
     cfg = nets.check_config("token_ar", TINY_AR)
     assert nets.parameter_count("token_ar", cfg) == sum(
         p.numel() for p in nets.build("token_ar", TINY_AR).parameters())
+
+
+def test_cli_sample_and_inpaint_with_the_token_sampler(token_model, tmp_path, capsys):
+    from desktopgen.cli import main
+    from desktopgen.data import fmnist
+
+    out = tmp_path / "s.npz"
+    assert main(["sample", "--family", "ar", "--sampler", "tokens", "--model", "tiny-token-ar",
+                 "--n", "3", "--batch", "2", "--class", "4", "--guidance", "1.5", "--temperature",
+                 "0.9", "--top-k", "50", "--seed", "5", "--device", "cpu", "--out", str(out)]) == 0
+    first = np.load(out)
+    assert first["images"].shape == (3, 28, 28) and (first["labels"] == 4).all()
+    again = tmp_path / "t.npz"  # batch size does not change sample i
+    assert main(["sample", "--family", "ar", "--sampler", "tokens", "--model", "tiny-token-ar",
+                 "--n", "3", "--batch", "3", "--class", "4", "--guidance", "1.5", "--temperature",
+                 "0.9", "--top-k", "50", "--seed", "5", "--device", "cpu", "--out", str(again)]) == 0
+    assert np.array_equal(np.load(again)["images"], first["images"])
+    src = tmp_path / "in.npz"
+    images = fmnist.load("test")[0][:2]
+    np.savez(src, images=images)
+    filled = tmp_path / "f.npz"
+    assert main(["inpaint", "--family", "ar", "--sampler", "tokens", "--model", "tiny-token-ar",
+                 "--images", str(src), "--mask", "center-square", "--device", "cpu",
+                 "--out", str(filled)]) == 0
+    got = np.load(filled)
+    keep = masks.preset("center-square") == 0
+    assert np.array_equal(got["images"][:, keep], images[:, keep])
+
+
+def test_recipes_learn_and_the_token_ar_trains_on_its_tokenizer_codes(tmp_path, monkeypatch):
+    """Tiny runs on the CPU: the tokenizer's reconstruction loss falls; the token transformer
+    trains on the codes of the tokenizer its config names and samples through sampling.load."""
+    from desktopgen.train.loop import TrainConfig, train
+    from desktopgen.train.token_recipes import TokenizerRecipe
+
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(tmp_path))
+    common = dict(steps=30, batch=16, limit=256, device="cpu", warmup=5, ema=0.5, checkpoint_every=1000)
+    card = train(TrainConfig(model="tokenizer", out=str(tmp_path / "tok"), lr=3e-3,
+                             arch={**TINY_TOK, "quantizer": "vq", "codebook_size": 64}, **common))
+    assert card["steps"] == 30
+    first = card["loss_curve"][0][1] if card["loss_curve"] else None
+    tok, _ = checkpoints.load_model("tok")
+    assert bool(tok.quantizer.initialised)  # the k-means init reached the shipped (EMA) copy
+    from desktopgen.data import fmnist
+
+    images = torch.as_tensor(fmnist.load("train")[0][:64])
+    torch.manual_seed(0)
+    fresh = nets.build("tokenizer", {**TINY_TOK, "quantizer": "vq", "codebook_size": 64})
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(0)
+        after = float(TokenizerRecipe("cpu").loss(tok.eval(), images, None, gen))
+        gen = torch.Generator().manual_seed(0)
+        before = float(TokenizerRecipe("cpu").loss(fresh.train(), images, None, gen))
+    assert after < 0.8 * before, (before, after, first)
+    with pytest.raises(nets.ConfigError, match="makes 49 codes of 64 values"):
+        train(TrainConfig(model="token-ar", out=str(tmp_path / "bad"), lr=1e-3,
+                          arch={**TINY_AR, "tokenizer": "tok"}, **common))
+    card = train(TrainConfig(model="token-ar", out=str(tmp_path / "tar"), lr=3e-3,
+                             arch={**TINY_AR, "tokenizer": "tok", "vocab": 64}, **common))
+    assert card["steps"] == 30 and np.isfinite(card["final_loss"])
+    model, _ = sampling.load("ar", "tar", "cpu")
+    assert model.tokenizer.codebook_size == 64
+    _, result = run(model, batch=2)
+    assert result.images.shape == (2, 28, 28) and result.extra["tokens"].max() < 64
+
+
+def test_place_puts_each_image_whole_on_the_canvas():
+    from desktopgen.train.token_recipes import place
+
+    images = torch.randint(1, 256, (5, 28, 28), dtype=torch.uint8)
+    gen = torch.Generator().manual_seed(0)
+    big = place(images, 48, gen)
+    assert big.shape == (5, 1, 48, 48)
+    for b in range(5):
+        ys, xs = torch.nonzero(big[b, 0] > -1, as_tuple=True)
+        y, x = int(ys.min()), int(xs.min())
+        assert torch.equal(big[b, 0, y : y + 28, x : x + 28], images[b].float() / 127.5 - 1)
+        assert int((big[b, 0] > -1).sum()) == 28 * 28
+    shifted = place(images, 36, gen, margin=4)
+    assert shifted.shape == (5, 1, 28, 28)
+
+
+def test_cli_inpaint_with_the_token_sampler_loads_the_token_model_by_default(models_root, tmp_path,
+                                                                             monkeypatch):
+    import shutil
+
+    from desktopgen.cli import main
+    from desktopgen.data import fmnist
+
+    root = tmp_path / "models"
+    shutil.copytree(models_root / "tiny-tok", root / "tiny-tok")
+    shutil.copytree(models_root / "tiny-token-ar", root / "fmnist-token-ar")  # the table's default
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(root))
+    np.savez(tmp_path / "in.npz", images=fmnist.load("test")[0][:1])
+    assert main(["inpaint", "--family", "ar", "--sampler", "tokens", "--images", str(tmp_path / "in.npz"),
+                 "--mask", "bottom-half", "--device", "cpu", "--out", str(tmp_path / "o.npz")]) == 0

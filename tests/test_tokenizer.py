@@ -144,3 +144,24 @@ def test_building_is_seeded():
     assert all(torch.equal(a, b) for a, b in zip(tiny().state_dict().values(),
                                                  tiny().state_dict().values()))
     assert isinstance(tiny(), Tokenizer) and TokenizerConfig().quantizer == "fsq"
+
+
+def test_tokenizer_card_metrics_on_a_tiny_set():
+    """The eval table's figures exist, are in range, and the floor is the same images' own."""
+    import numpy as np
+
+    from desktopgen.metrics.tokens import evaluate_tokenizer, mse, on_canvas
+
+    assert mse(np.zeros((2, 4, 4), np.uint8), np.full((2, 4, 4), 255, np.uint8)) == 4.0
+    big = on_canvas(np.full((3, 28, 28), 7, np.uint8))
+    assert big.shape == (3, 48, 48) and (big == 7).sum(axis=(1, 2)).tolist() == [784] * 3
+    torch.manual_seed(0)
+    clf = nets.build("classifier", {"width": 4, "feature_dim": 8}).eval()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 40)
+    r = evaluate_tokenizer(tiny(), clf, x, y, x, y, n=20)
+    assert r["tokens_per_image"] == [7, 7]
+    assert 0 <= r["test_reconstruction_accuracy"] <= 1 and r["test_mse"] > 0
+    assert r["floor_train_vs_test"]["n"] == r["train_reconstructions_vs_test"]["n"] == 20
+    assert 0 < r["codebook_usage_test"]["fraction_used"] <= 1

@@ -270,10 +270,16 @@ class Tokenizer(nn.Module):
 
     @torch.no_grad()
     def blank_code(self) -> int:
-        """The code of an empty (black) patch: what unfilled tokens show as in previews."""
+        """The code of an empty (black) patch: what unfilled tokens show as in previews
+        (remembered once out of training: the weights no longer change)."""
+        if not self.training and "_blank" in self.__dict__:
+            return self.__dict__["_blank"]
         p = next(self.parameters())
         blank = -torch.ones(1, 1, 16 * self.down, 16 * self.down, device=p.device)
-        return int(self.encode(blank)[0, 8, 8])  # far from the zero padding of the borders
+        code = int(self.encode(blank)[0, 8, 8])  # far from the zero padding of the borders
+        if not self.training:
+            self.__dict__["_blank"] = code
+        return code
 
 
 def codebook_usage(codes: torch.Tensor, size: int) -> dict:
