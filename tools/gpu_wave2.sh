@@ -10,7 +10,7 @@
 #   $STOP seconds. What comes back: at most 8 files (the device tool's limit).
 #   OUT=out bash tools/gpu_wave2.sh
 set -u
-export PYTHONUNBUFFERED=1 DESKTOPGEN_DATA=${DESKTOPGEN_DATA:-.data/fashion-mnist}
+export PYTHONUNBUFFERED=1 PYTHONPATH=. DESKTOPGEN_DATA=${DESKTOPGEN_DATA:-.data/fashion-mnist}
 OUT=${OUT:-out}; M1=${M1:-2.0}; M2=${M2:-3.6}; MVA=${MVA:-4.8}; MV=${MV:-6.3}; STOP=${STOP:-575}
 PY=${PY:-python3}
 L=$OUT/logs; mkdir -p "$L"
@@ -27,7 +27,7 @@ train() {  # GPU, minutes, kind, folder, extra arguments
 ev() {  # GPU, name, eval arguments (image AR samplers)
   local g=$1 n=$2; shift 2
   [ "$(left)" -gt 5 ] || { echo "eval $n skipped"; return; }
-  CUDA_VISIBLE_DEVICES=$g timeout "$(left)" $PY -m desktopgen eval --family ar --n 1000 --batch 500 \
+  CUDA_VISIBLE_DEVICES=$g timeout "$(left)" $PY -m desktopgen eval --family ar --n 1000 --batch 250 \
     --json "$L/eval-$n.json" "$@" > "$L/eval-$n.log" 2>&1
 }
 clips() {  # GPU, family
