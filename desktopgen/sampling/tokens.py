@@ -7,6 +7,8 @@ and, as its preview, the decoded image of that grid with the unfilled tokens set
 an empty black patch (`Tokenizer.blank_code`). Decoding costs far more than a transformer step on
 a CPU, so previews are skipped while they would take more than PREVIEW_SHARE of the run's time
 (the last step always has one); the token grid comes with every previewed step regardless.
+`position` stays None: it means a pixel index to the canvas and clips, which dim the pixels after
+it; the token being generated is the last non-negative entry of `tokens` in raster order.
 
 Inpainting: a token is generated if its 4x4 patch touches the hole, and is the source image's
 own code otherwise; like the pixel sampler, the raster scan forces each known token when it
@@ -112,7 +114,7 @@ def sample(
         mem, peak = probe.read()
         yield StepEvent(
             family="ar", step=step, total=total, elapsed=time.perf_counter() - t0,
-            preview=preview, position=step - 1, mem_allocated=mem, mem_peak=peak,
+            preview=preview, position=None, mem_allocated=mem, mem_peak=peak,
             mem_kind=probe.kind, tokens=tokens,
         )
     synchronize(device)
