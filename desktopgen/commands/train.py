@@ -10,7 +10,8 @@ from desktopgen.commands._args import UsageError, add_device_arg, number
 def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train a model (use torchrun for several GPUs)")
     t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint",
-                                     "tokenizer", "token-ar"))
+                                     "tokenizer", "token-ar", "maskgit", "video-ar",
+                                     "video-diffusion"))
     t.add_argument("--data", default=None, help="Fashion-MNIST folder")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
     t.add_argument("--steps", type=number(int, 1, 10**7, "steps"), default=10_000)

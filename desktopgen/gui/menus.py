@@ -76,10 +76,27 @@ class Menus(QObject):
             im.addAction(a)
             self.send_actions[f] = a
 
+        sm = window.menuBar().addMenu("&Showdown")
+        self.showdown_action = QAction("Run the &Showdown…", window)
+        self.showdown_action.setToolTip("Measure each claim of the diffusion-vs-AR write-ups here")
+        self.showdown_action.triggered.connect(lambda: self.open_showdown(window))
+        sm.addAction(self.showdown_action)
+        self.showdown_window = None
+
         hm = window.menuBar().addMenu("&Help")
         about = QAction("&About DesktopGen", window)
         about.triggered.connect(lambda: show_about(window))
         hm.addAction(about)
+
+    def open_showdown(self, window):
+        """The Showdown window (one per main window; raised if already open)."""
+        from desktopgen.gui.showdown_view import ShowdownWindow
+
+        if self.showdown_window is None:
+            self.showdown_window = ShowdownWindow(window)
+        self.showdown_window.show()
+        self.showdown_window.raise_()
+        return self.showdown_window
 
 
 def show_about(parent) -> None:

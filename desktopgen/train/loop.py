@@ -282,6 +282,7 @@ def train(cfg: TrainConfig) -> dict:
                 "final_loss": loss_avg, "loss_curve": losses[:: max(1, len(losses) // 40)],
                 "train_config": asdict(cfg), "ema_decay": ema_decay, "lr": lr, "weight_decay": wd,
                 "command": "desktopgen train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "",
+                **getattr(recipe, "card_extra", {}),
             }
             history = []
             if cfg.resume and (out / checkpoints.CARD).exists():

@@ -1,0 +1,112 @@
+"""Video clips for claims 6 and 7, through issue 11's headless contract: `desktopgen video
+--family F --frames T --n N --seed S --device D --out clips.npz` (videos (N, T, 48, 48) uint8,
+labels (N,)); and the drift figures per frame, as issue 11 defines them: class consistency (the
+classifier on a 28x28 crop around the garment's intensity centroid agrees with the prompt) and
+identity (cosine similarity of classifier features between frame t and frame 1)."""
+
+from __future__ import annotations
+
+import time
+
+from desktopgen.showdown import base
+
+WAITING = ("a joint video diffusion model and a frame-by-frame video AR model in the sampler table "
+           "with their models shipped (issue 11: model kinds video-diffusion / video-ar), and the "
+           "`desktopgen video` subcommand")
+
+
+def video_rows() -> dict:
+    """family -> first sampler row of a video model kind whose model is shipped."""
+    runnable, _ = base.runnable_samplers()
+    out = {}
+    for s in runnable:
+        if "video" in s.model_kind:
+            fam = s.family if s.family in ("diffusion", "ar") else (
+                "ar" if "ar" in s.model_kind else "diffusion")
+            out.setdefault(fam, s)
+    return out
+
+
+def missing() -> str | None:
+    """Why video cannot be measured here, or None."""
+    from desktopgen import commands
+
+    rows = video_rows()
+    lacking = [f for f in ("diffusion", "ar") if f not in rows]
+    if lacking:
+        return WAITING + f" (missing here: {', '.join(lacking)})"
+    if not any(m.__name__.endswith(".video") for m in commands.discover()):
+        return WAITING + " (the subcommand is missing)"
+    return None
+
+
+def generate(ctx, family: str, frames: int, n: int, tmp) -> dict:
+    """Run `desktopgen video` in this process; (videos, labels, seconds per clip incl. loading)."""
+    import contextlib
+    import io
+
+    import numpy as np
+
+    from desktopgen import cli
+
+    out = f"{tmp}/{family}-{frames}.npz"
+    err = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main(["video", "--family", family, "--frames", str(frames), "--n", str(n),
+                       "--seed", "0", "--device", ctx.settings.device, "--out", out])
+    secs = time.perf_counter() - t0
+    if rc != 0:
+        raise RuntimeError(f"desktopgen video --family {family} failed: {err.getvalue().strip()[:200]}")
+    with np.load(out) as z:
+        return {"videos": z["videos"], "labels": z["labels"], "seconds_per_clip": secs / n}
+
+
+def centroid_crops(videos, size: int = 28):
+    """(N, T, H, W) uint8 -> (N*T, size, size): a crop around each frame's intensity centroid."""
+    import numpy as np
+
+    n, t, h, w = videos.shape
+    frames = videos.reshape(n * t, h, w).astype(np.float64)
+    ys, xs = np.mgrid[0:h, 0:w]
+    mass = frames.sum((1, 2)) + 1e-9
+    cy = (frames * ys).sum((1, 2)) / mass
+    cx = (frames * xs).sum((1, 2)) / mass
+    out = np.zeros((n * t, size, size), np.uint8)
+    for i in range(n * t):
+        y0 = int(np.clip(round(cy[i] - size / 2), 0, h - size))
+        x0 = int(np.clip(round(cx[i] - size / 2), 0, w - size))
+        out[i] = videos.reshape(n * t, h, w)[i, y0 : y0 + size, x0 : x0 + size]
+    return out
+
+
+def drift(ctx, videos, labels) -> dict:
+    """Per frame: class consistency and identity (cosine to frame 1), averaged over clips."""
+    import numpy as np
+
+    from desktopgen import metrics
+
+    n, t = videos.shape[:2]
+    preds, feats = metrics.classify(ctx.classifier(), centroid_crops(videos), ctx.device)
+    preds, feats = preds.reshape(n, t), feats.reshape(n, t, -1)
+    unit = feats / (np.linalg.norm(feats, axis=2, keepdims=True) + 1e-12)
+    return {"n": int(n), "frames": int(t),
+            "consistency": (preds == np.asarray(labels)[:, None]).mean(0).tolist(),
+            "identity": (unit * unit[:, :1]).sum(2).mean(0).tolist()}
+
+
+def measure(ctx, frames: int, lo: float = 0.0, hi: float = 1.0) -> dict:
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, fam in enumerate(("diffusion", "ar")):
+            ctx.progress(lo + (hi - lo) * i / 2, f"{fam}: {ctx.settings.video_n} clips of {frames} frames")
+            g = generate(ctx, fam, frames, ctx.settings.video_n, tmp)
+            out[fam] = drift(ctx, g["videos"], g["labels"]) | {"seconds_per_clip": g["seconds_per_clip"],
+                                                               "sampler": video_rows()[fam].name}
+    return out
+
+
+def mean(xs) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
