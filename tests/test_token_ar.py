@@ -272,3 +272,11 @@ def test_cli_inpaint_with_the_token_sampler_loads_the_token_model_by_default(mod
     np.savez(tmp_path / "in.npz", images=fmnist.load("test")[0][:1])
     assert main(["inpaint", "--family", "ar", "--sampler", "tokens", "--images", str(tmp_path / "in.npz"),
                  "--mask", "bottom-half", "--device", "cpu", "--out", str(tmp_path / "o.npz")]) == 0
+
+
+def test_the_filled_cache_path_gives_the_static_cache_tokens(token_model):
+    req = SampleRequest(family="ar", sampler="tokens", seed=4, batch=3, guidance=2.0)
+    runs = [sampling.run_to_end(token_sampler.sample(token_model, req, "cpu", 0, filled_cache=f))
+            for f in (True, False)]
+    assert [r.extra["decode"] for r in runs] == ["filled cache", "static cache"]
+    assert np.array_equal(runs[0].extra["tokens"], runs[1].extra["tokens"])
