@@ -4,6 +4,7 @@ and sampler, on the CPU and (when present) CUDA. Prints tables; not a test.
     python benchmarks/bench_engine.py --device cpu
     python benchmarks/bench_engine.py --device cpu --batches 1 --repeat 0 --samplers ddim  # quick
     python benchmarks/bench_engine.py --device cuda --reference   # + issue 10's batch-100 rows
+    python benchmarks/bench_engine.py --only tokens               # issue 9's token AR rows alone
 
 Each figure is the median of --repeat runs after one warm-up run (the warm-up's own time, which
 includes CUDA graph capture and kernel selection, is printed as "first run"). Rows marked
@@ -24,7 +25,7 @@ from desktopgen import nets, sampling
 from desktopgen.core import checkpoints
 from desktopgen.core.device import device_name, pick_device, synchronize
 from desktopgen.core.requests import SampleRequest
-from desktopgen.sampling import ar, diffusion, flow
+from desktopgen.sampling import ar, diffusion, flow, tokens
 
 
 def timed(run, dev) -> tuple[float, int, float]:
@@ -129,12 +130,15 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     ap.add_argument("--reference", action="store_true", help="also the issues' batch-100 references")
     ap.add_argument("--reference-batch", type=int, default=100, help="(a smaller one: a smoke test)")
+    ap.add_argument("--only", choices=("", "tokens"), default="", help="tokens: the token AR rows alone")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = pick_device(a.device)
     batches = [int(b) for b in a.batches.split(",") if b]  # "": only the --reference rows
     print(f"device: {device_name(dev)}  torch {torch.__version__}")
+    if a.only == "tokens":
+        return token_rows(a, dev, batches)
     dm, _ = sampling.load("diffusion", "", dev)
     # the pixel AR rows need its model; without it (a trimmed checkout) they are skipped
     am = sampling.load("ar", "", dev)[0] if checkpoints.resolve("fmnist-pixel-ar").is_dir() else None
@@ -177,8 +181,40 @@ def main():
         else:
             row("pixel AR g=1.5, before: static masked cache", b,
                 bench(ar_run(req, filled_cache=False), 784, b, dev, a.repeat))
+    if checkpoints.resolve("fmnist-token-ar").is_dir():
+        token_rows(a, dev, batches)
     if a.reference:
         reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run)
+
+
+def token_rows(a, dev, batches) -> None:
+    """Issue 9: the raster token transformer (49 steps, then the tokenizer decodes), beside the
+    issue's targets: 100 images on an H200 in <= 0.05 s; CPU batch 1 <= 0.3 s per image."""
+    tm, card = sampling.load("ar", "", dev, sampler="tokens")
+    print(f"\n{card['name']} ({card['parameters'] / 1e6:.1f}M parameters, tokenizer {tm.config.tokenizer})")
+    print(f"{'run':48s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
+          f"{'s/image':>9s} {'peak MiB':>9s} {'CPU s/image':>11s}", flush=True)
+
+    def row(name, b, r):
+        print(f"{name:48s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
+              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f} {r['cpu_per_image_s']:11.4f}", flush=True)
+
+    def run(req, **kw):
+        return lambda: tokens.sample(tm, sampling.with_defaults(req), dev, preview_every=0, **kw)
+
+    for b in sorted({*batches, a.reference_batch} if dev.type == "cuda" else set(batches)):
+        req = SampleRequest(family="ar", sampler="tokens", batch=b)
+        r = bench(run(req), 49, b, dev, a.repeat)
+        row("token AR 49 steps + decode g=2", b, r)
+        if dev.type == "cuda":
+            e = bench(run(req, cuda_graph=False), 49, b, dev, a.repeat)
+            row("token AR g=2, eager (no CUDA graph)", b, e)
+            if b == 100:
+                print(f"  target: 100 images <= 0.05 s on an H200: graphed {r['total']:.3f} s "
+                      f"({r['total'] / 0.05:.2f}x the target), eager {e['total']:.3f} s")
+        elif b == 1:
+            print(f"  target: CPU batch 1 <= 0.3 s per image: {r['per_image_s']:.3f} s wall, "
+                  f"{r['cpu_per_image_s']:.3f} CPU s ({r['per_image_s'] / 0.3:.2f}x the target)")
 
 
 def reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run) -> None:

@@ -29,7 +29,7 @@ from desktopgen.data import fmnist  # noqa: E402
 from desktopgen.sampling import masks  # noqa: E402
 
 # --families entries that are a sampler of the AR family: (family, sampler)
-AR_SAMPLERS = {"maskgit": ("ar", "maskgit")}
+AR_SAMPLERS = {"maskgit": ("ar", "maskgit"), "tokens": ("ar", "tokens")}
 
 
 def inpaint(model, family, images, mask, batch, device, seed=0, resample=1, jump=1, sampler=""):
@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--masks", default="bottom-half,top-half,center-square")
     p.add_argument("--families", default="diffusion,ar",
-                   help="diffusion, ar (raster pixels), maskgit (the AR family's MaskGIT sampler)")
+                   help="diffusion, ar (raster pixels), maskgit (the AR family's MaskGIT sampler), "
+                        "tokens (raster tokens)")
     p.add_argument("--resample", type=int, default=1, help="diffusion RePaint resamplings (1 = none)")
     p.add_argument("--jump", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
             kept_exact = bool((out[:, mask == 0] == x[:, mask == 0]).all())
             mse, acc = row_stats(clf, out, x, y, mask, dev)
             label = {"diffusion": "diffusion (dpmpp-2m 20)", "ar": "AR (raster pixels)",
-                     "maskgit": "AR (MaskGIT tokens, 10 steps)"}[fam]
+                     "maskgit": "AR (MaskGIT tokens, 10 steps)", "tokens": "AR (raster tokens, 49)"}[fam]
             rows.append({"mask": name, "method": fam, "mse": mse, "agreement": acc,
                          "seconds_per_image": secs / len(x), "kept_exact": kept_exact})
             print(f"| {name} | {label} | {mse:.4f} | {acc:.3f} | {secs / len(x):.3f} |"

@@ -22,7 +22,7 @@ class StepEvent:
     mem_peak: int = 0  # bytes: CUDA peak since the run started, or process peak RSS on CPU
     mem_kind: str = "process"  # "cuda" | "process"
     # Token samplers (issue 9): the token grid so far, (B, h, w) int32, -1 = not generated yet
-    # (7x7 for a 28x28 image); `position` is then a token index (0..h*w-1), not a pixel's.
+    # (7x7 for a 28x28 image; each token is a 4x4 pixel patch). They leave `position` None.
     tokens: np.ndarray | None = None
     confidence: np.ndarray | None = None  # (B, h, w) float32 in [0, 1] where a sampler has one
 

@@ -7,6 +7,8 @@ and, as its preview, the decoded image of that grid with the unfilled tokens set
 an empty black patch (`Tokenizer.blank_code`). Decoding costs far more than a transformer step on
 a CPU, so previews are skipped while they would take more than PREVIEW_SHARE of the run's time
 (the last step always has one); the token grid comes with every previewed step regardless.
+`position` stays None: it means a pixel index to the canvas and clips, which dim the pixels after
+it; the token being generated is the last non-negative entry of `tokens` in raster order.
 
 Inpainting: a token is generated if its 4x4 patch touches the hole, and is the source image's
 own code otherwise; like the pixel sampler, the raster scan forces each known token when it
@@ -58,10 +60,12 @@ def sample(
     device: torch.device | str = "cpu",
     preview_every: int = 1,
     cuda_graph: bool = True,
+    filled_cache: bool | None = None,
 ) -> Iterator[StepEvent]:
     """Generate `request.batch` images token by token. `model` is a TokenAR with its tokenizer
     attached (sampling.load does that). `preview_every` = 0: no per-step previews or tokens
-    (and no per-step device synchronisation), the finished images only."""
+    (and no per-step device synchronisation), the finished images only. `filled_cache`: attend
+    to the filled cache slots only (None: everywhere but CUDA), as the pixel sampler does."""
     req = request.validate()
     device = torch.device(device)
     tokenizer = getattr(model, "tokenizer", None)
@@ -87,7 +91,8 @@ def sample(
         fill = torch.where(dec.gen_mask, torch.full_like(dec.known, blank), dec.known)
     else:
         fill = torch.full((1, total), blank, dtype=torch.long, device=device)
-    graph = ar._capture(dec, device) if (cuda_graph and device.type == "cuda") else None
+    filled_path = device.type != "cuda" if filled_cache is None else filled_cache
+    graph = ar._capture(dec, device) if (cuda_graph and device.type == "cuda" and not filled_path) else None
     order = torch.arange(total, device=device)
 
     def image(codes: torch.Tensor) -> np.ndarray:
@@ -98,6 +103,8 @@ def sample(
     for step in range(1, total + 1):
         if graph is not None:
             graph.replay()
+        elif filled_path:
+            dec.step_at(step - 1)
         else:
             dec.step()
         tokens = preview = None
@@ -112,7 +119,7 @@ def sample(
         mem, peak = probe.read()
         yield StepEvent(
             family="ar", step=step, total=total, elapsed=time.perf_counter() - t0,
-            preview=preview, position=step - 1, mem_allocated=mem, mem_peak=peak,
+            preview=preview, position=None, mem_allocated=mem, mem_peak=peak,
             mem_kind=probe.kind, tokens=tokens,
         )
     synchronize(device)
@@ -122,5 +129,6 @@ def sample(
         family="ar", images=images, labels=np.asarray(req.labels(), np.int64), steps=step,
         elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
         device=str(device), extra={"cuda_graph": graph is not None, "blank_code": blank,
+                                   "decode": "filled cache" if filled_path else "static cache",
                                    "tokens": codes.to(torch.int32).cpu().numpy()},
     )
