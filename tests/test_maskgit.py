@@ -150,6 +150,25 @@ def test_guidance_and_the_null_class_change_the_codes():
     assert not np.array_equal(plain.extra["codes"], null.extra["codes"])
 
 
+def test_without_any_randomness_the_seed_does_not_matter():
+    """top-k 1 (argmax codes) and choice temperature 0 (no Gumbel noise): every seed gives the
+    same codes; with the choice noise back on, the order of commits (and so the codes) differ."""
+    model = tiny_model()
+
+    def codes(seed, choice):
+        gen = mg.sample(model, request(seed=seed, top_k=1), choice_temperature=choice)
+        return drain(gen)[1].extra["codes"]
+
+    assert np.array_equal(codes(1, 0.0), codes(2, 0.0))
+    assert not np.array_equal(codes(1, 4.5), codes(2, 4.5))
+
+
+def test_choice_noise_is_annealed_to_none_at_the_last_step():
+    dec = mg._Decoder(tiny_model(), StandInTokenizer(), request().validate(), torch.device("cpu"),
+                      1.0, 4, 4.5)
+    assert dec.anneal.tolist() == [4.5 * 3 / 4, 4.5 / 2, 4.5 / 4, 0.0]
+
+
 def test_dispatch_checks_the_model_kind():
     model = tiny_model()
     events, result = drain(sampling.sample(model, request(steps=0)))  # steps: the table's default
