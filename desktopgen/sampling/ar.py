@@ -22,6 +22,7 @@ from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
+from desktopgen.nets.pixel_ar import PixelAR
 from desktopgen.sampling import guidance, seeding
 
 AR_SAMPLERS = tuple(s.name for s in samplers_for("ar"))
@@ -122,7 +123,9 @@ def sample(
 ) -> Iterator[StepEvent]:
     """Generate `request.batch` images pixel by pixel. `preview_every` = 0: previews only at
     the end (and no per-step device synchronisation). `filled_cache`: attend to the filled
-    slots only (None: everywhere but CUDA, which keeps static shapes for cuDNN and its graph)."""
+    slots only (None: everywhere but CUDA, which keeps static shapes for cuDNN and its graph);
+    a PixelAR's `decode_step_at` does it, so other models (stand-ins with only `decode_step`)
+    keep the static path."""
     req = request.validate()
     device = torch.device(device)
     spec = get_sampler(req.sampler) if req.sampler else default_sampler("ar")
@@ -132,7 +135,8 @@ def sample(
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
     dec = _Decoder(model, req, device, w)
-    filled = device.type != "cuda" if filled_cache is None else filled_cache
+    filled = isinstance(model, PixelAR) and (
+        device.type != "cuda" if filled_cache is None else filled_cache)
     graph = _capture(dec, device) if (cuda_graph and device.type == "cuda" and not filled) else None
     total = model.config.seq_len
     step = 0
