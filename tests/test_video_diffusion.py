@@ -74,6 +74,17 @@ def test_a_clip_does_not_depend_on_the_rest_of_the_batch(batch):
     assert torch.equal(whole[-2:], last)  # bit for bit
 
 
+def test_temporal_attention_in_slices_equals_all_at_once(monkeypatch):
+    from desktopgen.nets import video_unet
+
+    m = _tiny()
+    x, t, y = torch.randn(2, 3, 48, 48), torch.tensor([100.0, 700.0]), torch.tensor([0, 5])
+    with torch.no_grad():
+        whole = m(x, t, y)
+        monkeypatch.setattr(video_unet, "MAX_SEQUENCES", 7)  # 2 * 144 pixel sequences at 12 px
+        assert torch.allclose(m(x, t, y), whole, atol=1e-6)
+
+
 def test_frames_see_each_other_and_their_order():
     m = _tiny()
     x = torch.randn(1, 4, 48, 48)

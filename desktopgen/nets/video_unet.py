@@ -40,6 +40,9 @@ class VideoUNetConfig:
         object.__setattr__(self, "temporal_res", tuple(self.temporal_res))
 
 
+MAX_SEQUENCES = 1 << 15  # attention sequences per kernel launch
+
+
 def _norm(ch: int) -> nn.GroupNorm:
     return nn.GroupNorm(32 if ch % 32 == 0 else 8, ch)
 
@@ -89,7 +92,11 @@ class FrameAttention(nn.Module):
         else:
             h = h.reshape(B * H * W, frames, C)  # one sequence per pixel
         q, k, v = self.qkv(h).view(*h.shape[:2], 3, nh, C // nh).permute(2, 0, 3, 1, 4)  # (N, nh, L, d)
-        h = attention(q, k, v).transpose(1, 2).reshape(-1, H * W, frames, C)
+        # CUDA's attention kernels launch one grid row per sequence, at most 65535 (pytorch#146704):
+        # a batch of temporal sequences (B * H * W of them) goes in slices
+        h = torch.cat([attention(q[i : i + MAX_SEQUENCES], k[i : i + MAX_SEQUENCES], v[i : i + MAX_SEQUENCES])
+                       for i in range(0, len(q), MAX_SEQUENCES)])
+        h = h.transpose(1, 2).reshape(-1, H * W, frames, C)
         h = self.proj(h).permute(0, 2, 3, 1).reshape(BT, C, H, W)
         return x + h
 
