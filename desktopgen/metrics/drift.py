@@ -56,22 +56,26 @@ def _track_sse(tracks: torch.Tensor, p0: torch.Tensor, v: torch.Tensor, span: in
     return g, (res**2).sum(-1)
 
 
-def fit_tracks(tracks: np.ndarray, span: int, max_speed: float = MAX_SPEED, chunk: int = 8) -> np.ndarray:
+def fit_tracks(tracks: np.ndarray, span: int, max_speed: float = MAX_SPEED, chunk: int = 8,
+               device="cpu") -> np.ndarray:
     """Best fit of each 1D track (M, T) by g + reflect(p0 + v t, span), the path of a garment
     moving at a constant velocity v (|v| <= max_speed px/frame) between walls `span` apart
     (reflect: a triangle wave, data/moving.py), in least squares over (g, p0, v): a grid over
     p0 (0.25 px) and v (0.1 px/frame), then three finer grids around the best (10x each).
-    Returns the fitted tracks (M, T)."""
-    x = torch.as_tensor(np.asarray(tracks, np.float64))
+    Returns the fitted tracks (M, T). `device`: where the grid search runs (float64)."""
+    x = torch.as_tensor(np.asarray(tracks, np.float64), device=device)
+    if x.device.type == "cuda":
+        chunk *= 16
     M, T = x.shape
     if T < 3:  # two points are always on a constant-velocity path
-        return x.numpy().copy()
-    p_grid = torch.arange(0, 8 * span, dtype=torch.float64) / 4  # [0, 2 span): the whole period
-    v_grid = torch.arange(-round(max_speed * 10), round(max_speed * 10) + 1, dtype=torch.float64) / 10
+        return x.cpu().numpy().copy()
+    f64 = {"dtype": torch.float64, "device": x.device}
+    p_grid = torch.arange(0, 8 * span, **f64) / 4  # [0, 2 span): the whole period
+    v_grid = torch.arange(-round(max_speed * 10), round(max_speed * 10) + 1, **f64) / 10
     P, V = torch.meshgrid(p_grid, v_grid, indexing="ij")
     P, V = P.reshape(1, -1), V.reshape(1, -1)
     out = np.empty((M, T))
-    t = torch.arange(T, dtype=torch.float64)
+    t = torch.arange(T, **f64)
     for i in range(0, M, chunk):
         tr = x[i : i + chunk]
         m = len(tr)
@@ -80,26 +84,26 @@ def fit_tracks(tracks: np.ndarray, span: int, max_speed: float = MAX_SPEED, chun
         p, v = P[0, best], V[0, best]  # (m,)
         dp, dv = 0.25, 0.1
         for _ in range(3):  # refine: +-2 grid steps around the best, 10x finer
-            k = torch.arange(-20, 21, dtype=torch.float64) / 10
+            k = torch.arange(-20, 21, **f64) / 10
             cp = (p[:, None, None] + dp * k[None, :, None]).expand(-1, 41, 41).reshape(m, -1)
             cv = (v[:, None, None] + dv * k[None, None, :]).expand(-1, 41, 41).reshape(m, -1)
             cp, cv = torch.cat([cp, p[:, None]], 1), torch.cat([cv, v[:, None]], 1)  # keep the best
             _, sse = _track_sse(tr, cp, cv, span)
             best = sse.argmin(1)
-            rows = torch.arange(m)
+            rows = torch.arange(m, device=x.device)
             p, v = cp[rows, best], cv[rows, best]
             dp, dv = dp / 10, dv / 10
         g, _ = _track_sse(tr, p[:, None], v[:, None], span)
-        out[i : i + m] = (g + reflect(p[:, None] + v[:, None] * t, span)).numpy()
+        out[i : i + m] = (g + reflect(p[:, None] + v[:, None] * t, span)).cpu().numpy()
     return out
 
 
-def motion_errors(centres: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def motion_errors(centres: np.ndarray, size: int, device="cpu") -> tuple[np.ndarray, np.ndarray]:
     """(errors (N, T) px: distance from each centroid to its clip's fitted track, speeds (N,)
     px/frame of the fitted track's slope magnitude)."""
     n, t, _ = centres.shape
     tracks = centres.transpose(0, 2, 1).reshape(n * 2, t)  # (y track, x track) per clip
-    fitted = fit_tracks(tracks, size - GARMENT).reshape(n, 2, t).transpose(0, 2, 1)
+    fitted = fit_tracks(tracks, size - GARMENT, device=device).reshape(n, 2, t).transpose(0, 2, 1)
     err = np.sqrt(((centres - fitted) ** 2).sum(-1))
     speed = np.abs(np.diff(fitted, axis=1)).mean(axis=(1, 2)) if t > 1 else np.zeros(n)
     return err, speed
@@ -133,7 +137,7 @@ def drift(videos: np.ndarray, labels, classifier, device="cpu", reference: np.nd
     preds, feats = _classify(classifier, crops(videos, c), device)
     unit = feats / np.maximum(np.linalg.norm(feats, axis=-1, keepdims=True), 1e-12)
     identity = (unit * unit[:, :1]).sum(-1)  # (N, T)
-    err, speed = motion_errors(c, size)
+    err, speed = motion_errors(c, size, device)
     consistency = (preds == labels[:, None]).mean(0)
     out = {
         "n": int(n), "frames": int(t),
