@@ -299,5 +299,9 @@ def test_load_refuses_other_models_and_a_tokenizer_of_another_size(tmp_path, mon
     checkpoints.save_model(net, tmp_path / "vid", {})
     with pytest.raises(checkpoints.CheckpointError, match="'tok9' has 9 codes, not the 8"):
         video_ar.load("vid")
-    with pytest.raises(checkpoints.ModelNotFoundError):
+    missing = checkpoints.ModelNotFoundError
+    with pytest.raises(missing, match="not shipped yet .train it: desktopgen train video-ar"):
         video_ar.load("")  # no mfmnist-video-ar in this models folder
+    checkpoints.save_model(tiny(vocab=9, tokenizer="gone"), tmp_path / "orphan", {})
+    with pytest.raises(missing, match="its tokenizer 'gone' is not in the models folder"):
+        video_ar.load("orphan")
