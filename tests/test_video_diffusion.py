@@ -1,13 +1,18 @@
 """The space-time U-Net, its training recipe, and the joint video diffusion sampler (tiny, CPU)."""
 
+import contextlib
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 import torch
 
 from desktopgen import nets
 from desktopgen.core import checkpoints
+from desktopgen.core.events import RunResult
+from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.nets.video_unet import VideoUNet, VideoUNetConfig, condition_input, parameter_count
+from desktopgen.sampling import run_to_end, video_diffusion
 from desktopgen.train import video_recipes
 
 TINY = {"channels": 8, "mults": [1, 1, 2], "blocks": 1, "temporal_res": [12], "head_dim": 8}
@@ -57,6 +62,16 @@ def test_any_number_of_frames(frames):
     with torch.no_grad():
         v = m(x, torch.tensor([10.0, 900.0]), torch.tensor([3, 10]))
     assert v.shape == x.shape and torch.isfinite(v).all()
+
+
+@pytest.mark.parametrize("batch", [3, 6, 18])
+def test_a_clip_does_not_depend_on_the_rest_of_the_batch(batch):
+    m = _tiny()
+    x, y = torch.randn(batch, 3, 48, 48), torch.arange(batch) % 11
+    t = torch.rand(batch) * 999
+    with torch.no_grad():
+        whole, last = m(x, t, y), m(x[-2:], t[-2:], y[-2:])
+    assert torch.equal(whole[-2:], last)  # bit for bit
 
 
 def test_frames_see_each_other_and_their_order():
@@ -120,3 +135,103 @@ def test_recipe_loss_counts_only_generated_frames(monkeypatch):
     assert torch.isfinite(loss) and loss < 10
     assert torch.equal(seen["cond"][:, 1, :, 0, 0], masks)
     loss.backward() if loss.requires_grad else None
+
+
+# ---- the sampler -------------------------------------------------------------------------
+
+def _req(**kw):
+    return SampleRequest(family="diffusion", **{"steps": 1, "guidance": 2.0, "seed": 3, **kw})
+
+
+def _run(model, req, frames, **kw):
+    return run_to_end(video_diffusion.sample_video(model, req, frames, "cpu", **kw))
+
+
+def test_blocks_cover_the_clip_with_known_frames_from_the_last_block():
+    assert video_diffusion.blocks(16) == [(0, 16)]
+    assert video_diffusion.blocks(8) == [(0, 8)]
+    assert video_diffusion.blocks(64) == [(0, 16), (12, 28), (24, 40), (36, 52), (48, 64)]
+    assert video_diffusion.blocks(20) == [(0, 16), (4, 20)]
+    assert video_diffusion.blocks(7, 4, 2) == [(0, 4), (2, 6), (3, 7)]
+
+
+def test_clip_shape_steps_and_previews_of_every_frame():
+    m = _tiny()
+    events = []
+    res = run_to_end(video_diffusion.sample_video(m, _req(batch=2, class_label=4, steps=2), 7, "cpu",
+                                                  preview_every=1, block=4, context=2), events.append)
+    assert isinstance(res, RunResult) and res.images.shape == (2, 7, 48, 48) and res.images.dtype == np.uint8
+    assert res.labels.tolist() == [4, 4] and res.steps == 6 and len(events) == 6
+    assert [e.step for e in events] == list(range(1, 7)) and all(e.total == 6 for e in events)
+    assert all(e.preview.shape == (2, 7, 48, 48) and e.preview_clean.shape == (2, 7, 48, 48) for e in events)
+    assert not events[0].preview[:, 4:].any()  # frames not reached yet are black
+    assert np.array_equal(events[-1].preview, res.images)
+    assert res.extra["blocks"] == [(0, 4), (2, 6), (3, 7)]
+
+
+def test_sample_depends_only_on_seed_and_index():
+    m = _tiny()
+    whole = _run(m, _req(batch=3, steps=2), 5, block=4, context=2).images
+    one = _run(m, _req(batch=1, steps=2, first_index=2), 5, block=4, context=2).images
+    assert np.array_equal(whole[2:], one)  # bit for bit, through an extension block
+    assert np.array_equal(whole[:1], _run(m, _req(batch=1, steps=2), 5, block=4, context=2).images)
+    other_seed = _run(m, _req(batch=1, steps=2, seed=4), 5, block=4, context=2).images
+    assert not np.array_equal(whole[:1], other_seed)
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp-2m", "ddim", "ddpm"])
+def test_extension_keeps_the_conditioning_frames_exact(sampler):
+    m = _tiny()
+    known_u8 = np.random.default_rng(0).integers(0, 256, (2, 4, 48, 48)).astype(np.uint8)
+    known = video_diffusion.from_uint8(known_u8, "cpu")
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+
+    def noise():
+        return torch.stack([torch.randn((4, 48, 48), generator=g) for g in gens])
+
+    run = video_diffusion.denoise_block(m, torch.tensor([1, 2]), known, 3, sampler, 3, 2.0, noise,
+                                        contextlib.nullcontext)
+    try:
+        while True:
+            next(run)
+    except StopIteration as stop:
+        x = stop.value
+    out = video_diffusion.to_uint8(x)
+    assert np.array_equal(out[:, :3], known_u8[:, :3])  # bit for bit
+    assert not np.array_equal(out[:, 3], known_u8[:, 3])  # the frame to make is made
+
+
+def test_a_longer_clip_starts_with_the_short_clip_and_continues_from_it():
+    m = _tiny()
+    short = _run(m, _req(batch=2), 4, block=4, context=2).images
+    long = _run(m, _req(batch=2), 8, block=4, context=2)
+    assert np.array_equal(long.images[:, :4], short)
+    assert long.extra["blocks"] == [(0, 4), (2, 6), (4, 8)]
+
+
+def test_cancel_mid_run():
+    gen = video_diffusion.sample_video(_tiny(), _req(steps=3), 4, "cpu", block=4)
+    next(gen)
+    gen.close()
+
+
+@pytest.mark.parametrize("kw,frames", [({"sampler": "flow-euler"}, 4), ({}, 0), ({}, 1000),
+                                       ({"batch": 0}, 4), ({"steps": 1001}, 4)])
+def test_bad_requests_are_refused_in_one_line(kw, frames):
+    with pytest.raises(RequestError):
+        next(video_diffusion.sample_video(_tiny(randomise=False), _req(**kw), frames, "cpu"))
+
+
+def test_missing_default_model_says_how_to_train_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(tmp_path))
+    with pytest.raises(checkpoints.ModelNotFoundError, match="train video-diffusion"):
+        video_diffusion.load()
+
+
+def test_saved_tiny_model_loads_as_a_video_model(tmp_path):
+    checkpoints.save_model(_tiny(), tmp_path / "vd", {"model": "video-diffusion"})
+    model, card = video_diffusion.load(str(tmp_path / "vd"))
+    assert isinstance(model, VideoUNet) and card["name"] == "vd"
+    checkpoints.save_model(nets.build("classifier", {"width": 4, "feature_dim": 8}), tmp_path / "c", {})
+    with pytest.raises(checkpoints.CheckpointError, match="not a video diffusion model"):
+        video_diffusion.load(str(tmp_path / "c"))
