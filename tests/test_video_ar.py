@@ -244,6 +244,14 @@ def test_train_video_ar_writes_a_model_that_samples(tmp_path, monkeypatch, capsy
     res = run_to_end(video_ar.sample_video(model, req, frames=3, preview_every=0))
     assert res.images.shape == (1, 3, 48, 48) and res.extra["tokens_per_frame"] == 144
     assert res.extra["window"] == 1  # frame 2 rolled on from frame 1 alone
+    # `desktopgen video --family ar` (helper video's CLI) through this sampler: clip i ignores --batch
+    clips_of = {}
+    for batch in ("1", "3"):
+        npz = tmp_path / f"b{batch}.npz"
+        assert cli.main(["video", "--family", "ar", "--model", str(out), "--frames", "3", "--n", "3",
+                         "--batch", batch, "--seed", "5", "--device", "cpu", "--out", str(npz)]) == 0
+        clips_of[batch] = np.load(npz)["videos"]
+    assert clips_of["1"].shape == (3, 3, 48, 48) and np.array_equal(clips_of["1"], clips_of["3"])
     bad = arch.replace("\"vocab\": 9", "\"vocab\": 5")
     assert cli.main(argv[:3] + [str(tmp_path / "bad")] + argv[4:-1] + [bad]) == 2
     assert "has 9 codes, but the model predicts 5" in capsys.readouterr().err
@@ -299,5 +307,9 @@ def test_load_refuses_other_models_and_a_tokenizer_of_another_size(tmp_path, mon
     checkpoints.save_model(net, tmp_path / "vid", {})
     with pytest.raises(checkpoints.CheckpointError, match="'tok9' has 9 codes, not the 8"):
         video_ar.load("vid")
-    with pytest.raises(checkpoints.ModelNotFoundError):
+    missing = checkpoints.ModelNotFoundError
+    with pytest.raises(missing, match="not shipped yet .train it: desktopgen train video-ar"):
         video_ar.load("")  # no mfmnist-video-ar in this models folder
+    checkpoints.save_model(tiny(vocab=9, tokenizer="gone"), tmp_path / "orphan", {})
+    with pytest.raises(missing, match="its tokenizer 'gone' is not in the models folder"):
+        video_ar.load("orphan")

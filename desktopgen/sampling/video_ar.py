@@ -56,9 +56,16 @@ def load(name: str = "", device="cpu") -> tuple[VideoARModel, dict]:
     tokenizer in fp32."""
     from desktopgen import nets
 
-    net, card = checkpoints.load_model(name or DEFAULT_MODEL, device)
+    name = name or DEFAULT_MODEL
+    if name == DEFAULT_MODEL and not checkpoints.resolve(name).is_dir():
+        raise checkpoints.ModelNotFoundError(
+            name, f"not shipped yet (train it: desktopgen train video-ar --out models/{name})")
+    net, card = checkpoints.load_model(name, device)
     if not isinstance(net, nets.VideoAR):
         raise checkpoints.CheckpointError(card["name"], f"is a {type(net).__name__}, not a video AR model")
+    if not checkpoints.resolve(net.config.tokenizer).is_dir():
+        raise checkpoints.ModelNotFoundError(
+            card["name"], f"its tokenizer {net.config.tokenizer!r} is not in the models folder")
     tokenizer, tok_card = checkpoints.load_model(net.config.tokenizer, device)
     if getattr(tokenizer, "codebook_size", None) != net.config.vocab:
         raise checkpoints.CheckpointError(
