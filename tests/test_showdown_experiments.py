@@ -1,0 +1,58 @@
+"""Showdown experiments that run in seconds on the CPU: the scaled random-weight timings and
+memory (claims 2 and 4) at tiny resolutions, the classical compressors, the sampler selection."""
+
+import numpy as np
+
+from desktopgen.showdown import base, compression, inpainting, memory, speed, trends
+
+
+def tiny_ctx(**kw):
+    s = base.Settings(device="cpu", resolutions=(8, 16), batches=(1,), timed_steps=1, **kw)
+    return base.Context(s)
+
+
+def test_scaled_models_kv_cache_grows_with_pixels_and_memory_claim_does_not_hold():
+    ctx = tiny_ctx()
+    numbers = memory.experiment(ctx)
+    ar = {p["res"]: p for p in numbers["points"] if p["kind"] == "pixel-ar"}
+    # KV cache = 2 (k, v) x layers x rows (guidance doubles) x heads x pixels x head size x 4 bytes
+    assert ar[16]["state_bytes"] == 2 * 8 * 2 * 8 * 256 * 32 * 4
+    assert ar[16]["state_bytes"] == 4 * ar[8]["state_bytes"]
+    assert memory.verdict(numbers)[0] == base.NOT_HOLD
+    # claim 2 reuses the same measurements (not timed again) and adds the derived few-step rows
+    again = speed.experiment(ctx)
+    timed = [p for p in numbers["points"] if p["kind"] != "flow"]
+    assert [p for p in again["points"] if p["kind"] != "flow"] == timed
+    flow = [p for p in again["points"] if p["kind"] == "flow"]
+    assert flow and all(p["calls"] == 4 for p in flow)
+    assert speed.verdict(again)[0] in (base.HOLDS, base.NOT_HOLD, base.MIXED)
+
+
+def test_classical_compressors_beat_raw_bytes_on_a_flat_image_and_not_on_noise():
+    flat = np.zeros((4, 28, 28), np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    assert max(compression.classical_bits(flat).values()) < 2
+    assert min(compression.classical_bits(noise).values()) > 7.5
+
+
+def test_equal_quality_picks_each_familys_fastest_row_near_the_lower_best():
+    rows = [{"family": "diffusion", "sampler": "a", "accuracy": 0.99, "seconds_per_image": 1.0},
+            {"family": "diffusion", "sampler": "b", "accuracy": 0.95, "seconds_per_image": 0.1},
+            {"family": "diffusion", "sampler": "c", "accuracy": 0.80, "seconds_per_image": 0.01},
+            {"family": "ar", "sampler": "p", "accuracy": 0.96, "seconds_per_image": 2.0}]
+    eq = speed.equal_quality(rows)
+    assert eq["diffusion"]["sampler"] == "b" and eq["ar"]["sampler"] == "p"
+
+
+def test_quick_inpainting_takes_one_sampler_per_model():
+    rows, _ = inpainting._rows(base.Settings.for_run(quick=True))
+    models = [s.default_model for s in rows]
+    assert len(models) == len(set(models))
+    assert {"fmnist-diffusion", "fmnist-pixel-ar"} <= set(models)
+
+
+def test_trends_without_few_step_or_maskgit_models_measures_nothing(monkeypatch):
+    monkeypatch.setattr(base, "model_present", lambda name: name in ("fmnist-diffusion", "fmnist-pixel-ar"))
+    numbers = trends.experiment(tiny_ctx())
+    assert numbers["rows"] == [] and {m["model"] for m in numbers["missing"]} == {"fmnist-flow"}
+    assert trends.verdict(numbers)[0] == base.NOT_MEASURED
