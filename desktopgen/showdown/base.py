@@ -159,6 +159,12 @@ def differs(p1: float, n1: int, p2: float, n2: int, z: float = 2.0) -> int:
     return 1 if p1 - p2 > margin else -1 if p2 - p1 > margin else 0
 
 
+def precise(p1: float, n1: int, p2: float, n2: int, tol: float = 0.03, z: float = 2.0) -> bool:
+    """Whether a difference of p1 and p2 is measured to within +-tol (z standard errors): a tie
+    that is evidence of equality, not just too few samples to tell."""
+    return z * math.hypot(binomial_se(p1, n1), binomial_se(p2, n2)) <= tol
+
+
 def log_slope(xs, ys) -> float | None:
     """Least-squares slope of log y against log x (the growth exponent); None if undefined."""
     pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x and y and x > 0 and y > 0]

@@ -17,7 +17,8 @@ MEASURES = ("Label agreement (classifier on the filled image vs the true label) 
 RULE = ("Per family, take its best agreement per hole. Sequential penalty: AR's top-half "
         "agreement is below its bottom-half agreement by more than 2 standard errors. Holds: the "
         "penalty shows and diffusion beats AR on the top half by more than 2 standard errors. "
-        "Does not hold: diffusion beats AR on no hole. Else mixed.")
+        "Does not hold: AR beats diffusion on the top half by more than 2 standard errors, or "
+        "AR's top and bottom agree to within 0.03 (no sequential penalty). Else mixed.")
 NEEDS = ("models/fmnist-diffusion and models/fmnist-pixel-ar (fmnist-inpaint, token AR and MaskGIT "
          "join when shipped)")
 MASKS = ("bottom-half", "top-half", "center-square")
@@ -135,7 +136,8 @@ def verdict(numbers: dict) -> tuple[str, str]:
         + ("is" if penalty else "is not measurably") + " worse on the top half than the bottom")
     if penalty and wins["top-half"] > 0:
         return base.HOLDS, text
-    if not any(w > 0 for w in wins.values()):
+    no_penalty = not penalty and base.precise(b["ar", "top-half"], n, b["ar", "bottom-half"], n)
+    if wins["top-half"] < 0 or no_penalty:
         return base.NOT_HOLD, text
     return base.MIXED, text
 

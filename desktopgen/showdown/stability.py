@@ -22,8 +22,10 @@ MEASURES = ("Loss curves from the cards; AR's exposure gap (per-row NLL of its o
             "over seeds of short trainings per family (coefficient of variation of held-out loss, "
             "or standard deviation of class accuracy when measured).")
 RULE = ("AR shows exposure bias if its drift (bottom-half gap minus top-half gap) is above 0.05 "
-        "bits/pixel and above 2 standard errors. Diffusion is the steadier trainer if its spread "
-        "over seeds is no larger than AR's. Holds: both. Does not hold: neither. Else mixed.")
+        "bits/pixel and above 2 standard errors; it shows none if drift + 2 standard errors is "
+        "below 0.05. Diffusion is the steadier trainer if its spread over seeds is no larger "
+        "than AR's. Holds: bias and diffusion steadier. Does not hold: no bias and AR steadier. "
+        "Else mixed.")
 NEEDS = "models/fmnist-pixel-ar (the exposure gap), Fashion-MNIST (short trainings)"
 TINY = {"diffusion": {"channels": 32, "mults": [1, 2], "blocks": 1, "attn_res": [14]},
         "ar": {"n_layer": 2, "n_head": 2, "n_embd": 32}}
@@ -164,7 +166,8 @@ def verdict(numbers: dict) -> tuple[str, str]:
             f"diffusion {sd[0]:.3g}, AR {sa[0]:.3g}")
     if biased and steadier:
         return base.HOLDS, text
-    if not biased and not steadier:
+    unbiased = exp["drift"] + 2 * exp["drift_se"] < 0.05
+    if unbiased and not steadier:
         return base.NOT_HOLD, text
     return base.MIXED, text
 
