@@ -56,3 +56,36 @@ def test_trends_without_few_step_or_maskgit_models_measures_nothing(monkeypatch)
     numbers = trends.experiment(tiny_ctx())
     assert numbers["rows"] == [] and {m["model"] for m in numbers["missing"]} == {"fmnist-flow"}
     assert trends.verdict(numbers)[0] == base.NOT_MEASURED
+
+
+def test_video_drift_of_a_garment_moving_on_a_canvas_keeps_class_and_identity():
+    from desktopgen.data import fmnist
+    from desktopgen.showdown import videos
+
+    x, y = fmnist.load("test")
+    clips = np.zeros((2, 5, 48, 48), np.uint8)
+    for i in range(2):
+        for t in range(5):  # the same garment, 3 pixels further right and down each frame
+            clips[i, t, 2 + 3 * t : 30 + 3 * t, 4 + 3 * t : 32 + 3 * t] = x[i]
+    d = videos.drift(tiny_ctx(), clips, y[:2])
+    assert d["n"] == 2 and d["frames"] == 5
+    assert all(c == d["consistency"][0] for c in d["consistency"])  # the crop follows the garment
+    assert min(d["identity"]) > 0.999
+
+
+def test_stability_short_training_stops_at_cancel():
+    import torch
+
+    from desktopgen import nets
+    from desktopgen.showdown import stability
+    from desktopgen.train.recipes import RECIPES
+
+    ctx = tiny_ctx()
+    ctx.cancel.set()
+    model = nets.build("pixel_ar", stability.TINY["ar"])
+    images, labels = torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.long)
+    try:
+        stability.short_training(RECIPES["ar"]("cpu"), model, images, labels, 5, 2, 0, "cpu", ctx.check)
+    except base.Cancelled:
+        return
+    raise AssertionError("training went on after cancel")

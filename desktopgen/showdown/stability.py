@@ -58,7 +58,8 @@ def exposure(ctx) -> dict | None:
             "nll_real": float(real.mean()), "nll_samples": float(fake.mean())}
 
 
-def short_training(recipe, model, images, labels, steps: int, batch: int, seed: int, device) -> list:
+def short_training(recipe, model, images, labels, steps: int, batch: int, seed: int, device,
+                   check=lambda: None) -> list:
     """`steps` AdamW steps of the recipe's own loss (the one desktopgen.train uses) on random
     batches; the seed decides the initial weights and the batches. Returns the loss per step."""
     import torch
@@ -69,6 +70,7 @@ def short_training(recipe, model, images, labels, steps: int, batch: int, seed: 
     losses = []
     model.train()
     for _ in range(steps):
+        check()  # cancel between optimiser steps
         idx = torch.randint(0, len(images), (batch,), device=device, generator=gen)
         loss = recipe.loss(model, images[idx], labels[idx], gen)
         opt.zero_grad(set_to_none=True)
@@ -102,7 +104,8 @@ def seed_runs(ctx, lo: float, hi: float) -> dict:
         recipe = RECIPES[fam](dev)
         torch.manual_seed(seed)
         model = nets.build(recipe.arch, arch[fam]).to(dev)
-        losses = short_training(recipe, model, xs_train, ys_train, s.train_steps, batch, seed, dev)
+        losses = short_training(recipe, model, xs_train, ys_train, s.train_steps, batch, seed, dev,
+                                ctx.check)
         model.eval()
         gen = torch.Generator(dev).manual_seed(1234)  # the same noise for every seed's model
         with torch.no_grad():
