@@ -2,10 +2,14 @@
 and sampler, on the CPU and (when present) CUDA. Prints tables; not a test.
 
     python benchmarks/bench_engine.py --device cpu
-    python benchmarks/bench_engine.py --device cuda --reference   # + same-size HF GPT-2 generate()
+    python benchmarks/bench_engine.py --device cpu --batches 1 --repeat 0 --samplers ddim  # quick
+    python benchmarks/bench_engine.py --device cuda --reference   # + issue 10's batch-100 rows
 
 Each figure is the median of --repeat runs after one warm-up run (the warm-up's own time, which
-includes CUDA graph capture and kernel selection, is printed as "first run").
+includes CUDA graph capture and kernel selection, is printed as "first run"). Rows marked
+"before" run the code path that an optimisation replaced, in the same process, so that a shared,
+noisy machine slows both alike. Few-step rows use random weights when fmnist-flow is not
+trained yet (speed does not depend on the weights).
 """
 
 from __future__ import annotations
@@ -16,29 +20,40 @@ import time
 
 import torch
 
-from desktopgen import sampling
+from desktopgen import nets, sampling
+from desktopgen.core import checkpoints
 from desktopgen.core.device import device_name, pick_device, synchronize
 from desktopgen.core.requests import SampleRequest
+from desktopgen.sampling import ar, diffusion, flow
 
 
-def timed(model, req, dev, **kw) -> tuple[float, int]:
+def timed(run, dev) -> tuple[float, int, float]:
+    """Seconds, peak memory and CPU seconds of this process for one run; `run()` returns a
+    sampler generator. On a shared CPU the CPU seconds (with one thread) are what the run would
+    take on an idle core; the wall time then counts the other processes' turns too."""
     synchronize(dev)
-    t0 = time.perf_counter()
-    gen = sampling.sample(model, req, dev, preview_every=0) if not kw else \
-        sampling.ar.sample(model, sampling.with_defaults(req), dev, preview_every=0, **kw)
-    result = sampling.run_to_end(gen)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = sampling.run_to_end(run())
     synchronize(dev)
-    return time.perf_counter() - t0, result.peak_memory
+    return time.perf_counter() - t0, result.peak_memory, time.process_time() - c0
 
 
-def bench(model, req, dev, repeat: int, **kw) -> dict:
-    first = timed(model, req, dev, **kw)
-    runs = [timed(model, req, dev, **kw) for _ in range(repeat)] or [first]  # repeat 0: one cold run
-    first = first[0]
+def bench(run, steps: int, batch: int, dev, repeat: int) -> dict:
+    first = timed(run, dev)
+    runs = [timed(run, dev) for _ in range(repeat)] or [first]  # repeat 0: one cold run
     total = statistics.median(r[0] for r in runs)
-    steps = sampling.with_defaults(req).steps
-    return {"first": first, "total": total, "per_step_ms": 1000 * total / steps,
-            "per_image_s": total / req.batch, "peak_mib": max(r[1] for r in runs) / 2**20}
+    return {"first": first[0], "total": total, "per_step_ms": 1000 * total / steps,
+            "per_image_s": total / batch, "peak_mib": max(r[1] for r in runs) / 2**20,
+            "cpu_per_image_s": statistics.median(r[2] for r in runs) / batch}
+
+
+def flow_model(dev):
+    """fmnist-flow if trained, else a random-weight shortcut U-Net of the recipe's size."""
+    if checkpoints.resolve("fmnist-flow").is_dir():
+        return sampling.load("diffusion", "fmnist-flow", dev)[0], "fmnist-flow"
+    torch.manual_seed(0)
+    model = nets.build("shortcut_unet", {}).to(dev).eval()
+    return model, "random weights"
 
 
 def hf_gpt2_reference(dev, batch: int) -> float | None:
@@ -64,46 +79,132 @@ def hf_gpt2_reference(dev, batch: int) -> float | None:
     return statistics.median(run() for _ in range(2))
 
 
+def diffusers_unet_reference(dev, batch: int, steps: int, graphed: bool = False) -> float | None:
+    """Seconds for `steps` guided calls (batch 2 x `batch`) of a diffusers UNet2DModel the size of
+    our U-Net (64-128-128 channels, 2 blocks per level, attention at 7 x 7, 11 class embeddings),
+    bf16 autocast on CUDA, channels-last; the solver's arithmetic is left out (it is tiny)."""
+    try:
+        from diffusers import UNet2DModel
+    except ImportError:
+        return None
+    m = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(64, 128, 128),
+                    layers_per_block=2, down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+                    up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), num_class_embeds=11,
+                    norm_num_groups=32).to(dev).eval()
+    if dev.type == "cuda":
+        m = m.to(memory_format=torch.channels_last)
+    x = torch.randn(2 * batch, 1, 28, 28, device=dev)
+    y = torch.arange(2 * batch, device=dev) % 11
+    t = torch.full((2 * batch,), 500.0, device=dev)
+    cast = (lambda: torch.autocast("cuda", torch.bfloat16, cache_enabled=False)) if dev.type == "cuda" \
+        else torch.no_grad
+
+    def net(x_in, t_in):
+        with cast():
+            return m(x_in, t_in, class_labels=y).sample
+
+    call = net
+    if graphed and dev.type == "cuda":
+        from desktopgen.sampling import graphs
+        call = graphs.capture(net, (x, t), torch.channels_last)
+
+    def run():
+        synchronize(dev)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for _ in range(steps):
+                call(x, t)
+        synchronize(dev)
+        return time.perf_counter() - t0
+    run()
+    return statistics.median(run() for _ in range(3))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batches", default="1,64")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (0: none)")
     ap.add_argument("--samplers", default="dpmpp-2m,ddim,ddpm", help="diffusion samplers to time")
-    ap.add_argument("--reference", action="store_true", help="also the issue's batch-100 references")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    ap.add_argument("--reference", action="store_true", help="also the issues' batch-100 references")
+    ap.add_argument("--reference-batch", type=int, default=100, help="(a smaller one: a smoke test)")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     dev = pick_device(a.device)
-    batches = [int(b) for b in a.batches.split(",")]
+    batches = [int(b) for b in a.batches.split(",") if b]  # "": only the --reference rows
     print(f"device: {device_name(dev)}  torch {torch.__version__}")
     dm, _ = sampling.load("diffusion", "", dev)
     am, _ = sampling.load("ar", "", dev)
-    print(f"\n{'run':40s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
-          f"{'s/image':>9s} {'peak MiB':>9s}", flush=True)
+    fm, fm_name = flow_model(dev)
+    print(f"\n{'run':48s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
+          f"{'s/image':>9s} {'peak MiB':>9s} {'CPU s/image':>11s}", flush=True)
 
     def row(name, b, r):  # printed as soon as measured: a long CPU run still shows what it did
-        print(f"{name:40s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
-              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f}", flush=True)
+        print(f"{name:48s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
+              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f} {r['cpu_per_image_s']:11.4f}", flush=True)
+
+    def diff_run(req, **kw):
+        return lambda: diffusion.sample(dm, sampling.with_defaults(req), dev, preview_every=0, **kw)
+
+    def ar_run(req, **kw):
+        return lambda: ar.sample(am, sampling.with_defaults(req), dev, preview_every=0, **kw)
+
+    def flow_run(req):
+        return lambda: flow.sample(fm, sampling.with_defaults(req), dev, preview_every=0)
 
     for b in batches:
         for s in a.samplers.split(","):
             req = SampleRequest(family="diffusion", sampler=s, batch=b)
-            row(f"diffusion {s} 20 steps g=2", b, bench(dm, req, dev, a.repeat))
+            row(f"diffusion {s} 20 steps g=2", b, bench(diff_run(req), 20, b, dev, a.repeat))
+            if dev.type == "cuda":
+                row(f"diffusion {s} 20 steps g=2, eager (no graph)", b,
+                    bench(diff_run(req, cuda_graph=False), 20, b, dev, a.repeat))
+        for n in (4, 1):
+            req = SampleRequest(family="diffusion", sampler="few-step", steps=n, batch=b)
+            row(f"few-step {n} steps g=1.5 ({fm_name})", b, bench(flow_run(req), n, b, dev, a.repeat))
         req = SampleRequest(family="ar", batch=b)
-        row("pixel AR 784 steps g=1.5", b, bench(am, req, dev, a.repeat))
+        row("pixel AR 784 steps g=1.5", b, bench(ar_run(req), 784, b, dev, a.repeat))
         if dev.type == "cuda":
-            row("pixel AR g=1.5, eager (no CUDA graph)", b, bench(am, req, dev, a.repeat, cuda_graph=False))
+            row("pixel AR g=1.5, eager (no CUDA graph)", b,
+                bench(ar_run(req, cuda_graph=False), 784, b, dev, a.repeat))
+        else:
+            row("pixel AR g=1.5, before: static masked cache", b,
+                bench(ar_run(req, filled_cache=False), 784, b, dev, a.repeat))
     if a.reference:
-        print("\nissue references (batch 100):")
-        r = bench(dm, SampleRequest(family="diffusion", sampler="ddim", steps=20, guidance=2.0,
-                                    batch=100), dev, a.repeat)
-        print(f"  DDIM 20 + guidance, 100 images: {r['total']:.3f} s (reference: 0.37 s eager)")
-        r = bench(am, SampleRequest(family="ar", guidance=1.0, batch=100), dev, a.repeat)
-        print(f"  pixel AR no guidance, 100 images: {r['total']:.3f} s (reference: 3.1 s eager KV cache)")
-        r = bench(am, SampleRequest(family="ar", guidance=1.5, batch=100), dev, a.repeat)
-        print(f"  pixel AR guidance 1.5, 100 images: {r['total']:.3f} s")
-        hf = hf_gpt2_reference(dev, 100)
-        print(f"  HF transformers GPT-2 (same size) generate(), 100 x 784 tokens: "
-              f"{'n/a (transformers not installed)' if hf is None else f'{hf:.3f} s'}")
+        reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run)
+
+
+def reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run) -> None:
+    """Issue 10's batch-100 figures: eager vs graphed vs a same-size diffusers UNet2DModel."""
+    n = a.reference_batch
+    print(f"\nissue references (batch {n}; issue 10 targets on an H200, batch 100: 4 steps "
+          "<= 0.05 s, 20-step default <= 0.15 s):")
+    for steps in (20, 4):
+        req = SampleRequest(family="diffusion", sampler="ddim", steps=steps, guidance=2.0, batch=n)
+        eager = bench(diff_run(req, cuda_graph=False), steps, n, dev, a.repeat)["total"]
+        graph = bench(diff_run(req), steps, n, dev, a.repeat)["total"]
+        print(f"  DDIM {steps} + guidance, {n} images: eager {eager:.3f} s, graphed {graph:.3f} s "
+              f"({'CUDA graph' if dev.type == 'cuda' else 'no graph off CUDA'}), "
+              f"ratio {eager / graph:.2f}x")
+        for graphed in (False, True):
+            ref = diffusers_unet_reference(dev, n, steps, graphed)
+            what = "graphed" if graphed else "eager"
+            print(f"    diffusers UNet2DModel (same size), {steps} guided calls, {what}: "
+                  f"{'n/a (diffusers not installed)' if ref is None else f'{ref:.3f} s'}"
+                  + ("" if ref is None else f"; ours graphed / theirs: {graph / ref:.2f}"))
+    for steps in (4, 1):
+        req = SampleRequest(family="diffusion", sampler="few-step", steps=steps, batch=n)
+        r = bench(flow_run(req), steps, n, dev, a.repeat)
+        print(f"  few-step {steps} steps g=1.5 ({fm_name}), {n} images: {r['total']:.3f} s")
+    r = bench(ar_run(SampleRequest(family="ar", guidance=1.0, batch=n)), 784, n, dev, a.repeat)
+    print(f"  pixel AR no guidance, {n} images: {r['total']:.3f} s (reference, 100: 3.1 s eager KV cache)")
+    r = bench(ar_run(SampleRequest(family="ar", guidance=1.5, batch=n)), 784, n, dev, a.repeat)
+    print(f"  pixel AR guidance 1.5, {n} images: {r['total']:.3f} s")
+    hf = hf_gpt2_reference(dev, n)
+    print(f"  HF transformers GPT-2 (same size) generate(), {n} x 784 tokens: "
+          f"{'n/a (transformers not installed)' if hf is None else f'{hf:.3f} s'}")
 
 
 if __name__ == "__main__":

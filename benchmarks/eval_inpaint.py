@@ -28,6 +28,9 @@ from desktopgen.core.requests import SampleRequest  # noqa: E402
 from desktopgen.data import fmnist  # noqa: E402
 from desktopgen.sampling import masks  # noqa: E402
 
+# --families entries that are a sampler of the AR family: (family, sampler)
+AR_SAMPLERS = {"maskgit": ("ar", "maskgit")}
+
 
 def inpaint(model, family, images, mask, batch, device, seed=0, resample=1, jump=1, sampler=""):
     """Inpaint every image with the same mask, `batch` at a time; returns (images, seconds)."""
@@ -56,7 +59,8 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=1000, help="first n Fashion-MNIST test images")
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--masks", default="bottom-half,top-half,center-square")
-    p.add_argument("--families", default="diffusion,ar")
+    p.add_argument("--families", default="diffusion,ar",
+                   help="diffusion, ar (raster pixels), maskgit (the AR family's MaskGIT sampler)")
     p.add_argument("--resample", type=int, default=1, help="diffusion RePaint resamplings (1 = none)")
     p.add_argument("--jump", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -69,7 +73,8 @@ def main(argv=None) -> int:
     test_x, test_y = fmnist.load("test", a.data)
     x, y = test_x[: a.n], test_y[: a.n]
     clf = checkpoints.load_model("fmnist-classifier", dev)[0]
-    models = {f: sampling.load(f, a.diffusion_model if f == "diffusion" else "", dev)[0]
+    models = {f: sampling.load(AR_SAMPLERS.get(f, (f,))[0], a.diffusion_model if f == "diffusion" else "",
+                               dev, sampler=AR_SAMPLERS.get(f, ("", ""))[1])[0]
               for f in a.families.split(",")}
     orig_acc = float((metrics.classify(clf, x, dev)[0] == y).mean())
     rows = []
@@ -85,10 +90,13 @@ def main(argv=None) -> int:
         rows.append({"mask": name, "method": "hole left black", "mse": mse, "agreement": acc})
         print(f"| {name} | hole left black | {mse:.4f} | {acc:.3f} | |", flush=True)
         for fam, model in models.items():
-            out, secs = inpaint(model, fam, x, mask, a.batch, dev, resample=a.resample, jump=a.jump)
+            family, sampler = AR_SAMPLERS.get(fam, (fam, ""))
+            out, secs = inpaint(model, family, x, mask, a.batch, dev, resample=a.resample, jump=a.jump,
+                                sampler=sampler)
             kept_exact = bool((out[:, mask == 0] == x[:, mask == 0]).all())
             mse, acc = row_stats(clf, out, x, y, mask, dev)
-            label = {"diffusion": "diffusion (dpmpp-2m 20)", "ar": "AR (raster pixels)"}[fam]
+            label = {"diffusion": "diffusion (dpmpp-2m 20)", "ar": "AR (raster pixels)",
+                     "maskgit": "AR (MaskGIT tokens, 10 steps)"}[fam]
             rows.append({"mask": name, "method": fam, "mse": mse, "agreement": acc,
                          "seconds_per_image": secs / len(x), "kept_exact": kept_exact})
             print(f"| {name} | {label} | {mse:.4f} | {acc:.3f} | {secs / len(x):.3f} |"

@@ -91,7 +91,10 @@ def _sweep_configs(family: str, a: EvalConfig) -> list[dict]:
                 for st in steps for g in (1.0, 2.0, 3.0)]
         return [{"sampler": s, "steps": st, "guidance": g, "temperature": 1.0, "top_k": 0}
                 for s, st, g in grid]
-    return [{"sampler": "pixel", "steps": 0, "guidance": g, "temperature": t, "top_k": 0}
+    if a.sampler == "maskgit":  # MaskGIT: steps x guidance x temperature
+        return [{"sampler": "maskgit", "steps": st, "guidance": g, "temperature": t, "top_k": 0}
+                for st in (8, 10, 12) for g in (1.0, 2.0, 3.0) for t in (1.0, 0.9)]
+    return [{"sampler": a.sampler or "pixel", "steps": 0, "guidance": g, "temperature": t, "top_k": 0}
             for g in (1.0, 1.5, 2.0, 3.0) for t in (1.0, 0.9)]
 
 
@@ -140,7 +143,17 @@ def evaluate(a: EvalConfig, on_event=None) -> dict:
                 f" T={r.temperature:g}" if a.family == "ar" else "")
             print(f"{name:34s} {q['n']:5d} {q['accuracy']:6.3f} {q['fd']:8.3f} {q['kid']:9.5f} "
                   f"{q['seconds_per_image']:8.5f}", flush=True)
-        if a.family == "ar":
+        from desktopgen.nets import TokenAR
+
+        if isinstance(model, TokenAR):  # NLL of its tokenizer's codes, not of pixels
+            from desktopgen.metrics.tokens import token_nll
+
+            results["nll_bits_per_token"] = token_nll(model.float(), test_x, test_y, dev)
+            results["tokenizer"] = model.config.tokenizer
+            print("NLL bits/token: test (class-conditional) {test_conditional_bits_per_token:.4f}, "
+                  "test (null class) {test_unconditional_bits_per_token:.4f}"
+                  .format(**results["nll_bits_per_token"]))
+        elif a.family == "ar" and type(model).__name__ == "PixelAR":  # bits/dim of pixels only
             nll = {"test_conditional": metrics.nll_bits_per_dim(model.float(), test_x, test_y, dev),
                    "test_unconditional": metrics.nll_bits_per_dim(model.float(), test_x, None, dev),
                    "train_conditional_10k": metrics.nll_bits_per_dim(model.float(), train_x[:10000],

@@ -99,7 +99,8 @@ def test_gui_samplers_defaults_and_ranges_come_from_the_table(qtbot):
         combo = panel.sampler_combo[family]
         table = samplers.samplers_for(family)
         assert [combo.itemData(i) for i in range(combo.count())] == [s.name for s in table]
-        assert [combo.itemText(i) for i in range(combo.count())] == [s.label for s in table]
+        assert [combo.itemText(i) for i in range(combo.count())] == [  # each row names its model
+            f"{s.label} — {s.default_model}" for s in table]
         for i, spec in enumerate(table):
             combo.setCurrentIndex(i)
             steps, guidance = panel.steps_spin[family], panel.guidance_spin[family]

@@ -12,7 +12,8 @@ from desktopgen.commands._args import add_sampling_args, check_out, number
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="print the quality table of a model")
-    p.add_argument("--family", required=True, choices=("diffusion", "ar", "classifier"))
+    p.add_argument("--family", required=True, choices=("diffusion", "ar", "classifier", "tokenizer"),
+                   help="tokenizer: reconstructions of --model (default fmnist-tokenizer)")
     add_sampling_args(p, family_required=False)
     p.add_argument("--n", type=number(int, 10, 10000, "n"), default=1000)
     p.add_argument("--batch", type=number(int, 1, 2000, "batch"), default=500)
@@ -54,8 +55,13 @@ def run(a: argparse.Namespace) -> int:
     from desktopgen.core import atomic, checkpoints
     from desktopgen.engine import evaluate
 
-    with _progress.bar(None, "sampling") as bar:
-        results = evaluate(cfg, on_event=_progress.on_step(bar))
+    if a.family == "tokenizer":
+        from desktopgen.metrics.tokens import run_eval
+
+        results = run_eval(a.model or "fmnist-tokenizer", a.classifier, a.data, a.device, a.n)
+    else:
+        with _progress.bar(None, "sampling") as bar:
+            results = evaluate(cfg, on_event=_progress.on_step(bar))
     if json_out is not None:
         atomic.write_json(json_out, json_ready(results), overwrite=a.overwrite)
         print(f"wrote {json_out}")

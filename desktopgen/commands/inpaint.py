@@ -45,7 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--jump", type=number(int, 1, 50, "jump"), default=1,
                    help="diffusion: RePaint jump length")
     p.add_argument("--model", default="", help="model folder name under models/ or a path")
-    p.add_argument("--sampler", default="", help="diffusion: ddpm, ddim, dpmpp-2m")
+    p.add_argument("--sampler", default="",
+                   help="diffusion: ddpm, ddim, dpmpp-2m; ar: pixel, tokens, maskgit")
     p.add_argument("--steps", type=number(int, 1, 1000, "steps"), default=0)
     p.add_argument("--guidance", type=number(float, 0, 20, "guidance"), default=None,
                    help="with --class: guidance scale (default: the family's)")
@@ -99,7 +100,8 @@ def run(a: argparse.Namespace) -> int:
     from desktopgen.sampling.inpaint_model import default_model
 
     dev = pick_device(a.device)
-    model, card = sampling.load(a.family, a.model or default_model(a.family, a.resample), dev)
+    model, card = sampling.load(a.family, a.model or default_model(a.family, a.resample), dev,
+                                sampler=a.sampler)
     if a.class_label is None:
         guidance = 0.0  # the null class: "any"
     else:

@@ -29,7 +29,9 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=number(int, 1, 64, "batch"), default=1)
     add_device_arg(p)
     p.add_argument("--diffusion-model", default="")
-    p.add_argument("--diffusion-sampler", default="", help="ddpm, ddim, dpmpp-2m")
+    p.add_argument("--diffusion-sampler", default="",
+                   help="dpmpp-2m, ddim, ddpm, flow-euler, flow-heun, few-step; without "
+                        "--diffusion-model, the model the sampler needs (few-step: fmnist-flow)")
     p.add_argument("--diffusion-steps", type=number(int, 1, 1000, "diffusion-steps"), default=0)
     p.add_argument("--diffusion-guidance", type=number(float, 0, 20, "guidance"), default=-1.0)
     p.add_argument("--ar-model", default="")
@@ -72,7 +74,10 @@ def run(a: argparse.Namespace) -> int:
     }
     runs = {}
     for family, req in wanted.items():
-        model, card = sampling.load(family, req.model, dev)
+        if req.sampler and not req.model:  # the model the sampler needs (the table's default_model)
+            model, card = sampling.load(family, "", dev, sampler=req.sampler)
+        else:
+            model, card = sampling.load(family, req.model, dev)
         req = req.with_(model=card["name"], model_sha256=card["sha256"])
         with _progress.bar(sampling.with_defaults(req).steps, family) as bar:
             req, result, trace = record(model, req, dev, on_event=_progress.on_step(bar))

@@ -9,7 +9,9 @@ from desktopgen.commands._args import UsageError, add_device_arg, number
 
 def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train a model (use torchrun for several GPUs)")
-    t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint"))
+    t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint",
+                                     "tokenizer", "token-ar", "maskgit", "video-ar",
+                                     "video-diffusion"))
     t.add_argument("--data", default=None, help="Fashion-MNIST folder")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
     t.add_argument("--steps", type=number(int, 1, 10**7, "steps"), default=10_000)
@@ -22,6 +24,8 @@ def register(subparsers) -> None:
     t.add_argument("--resume", action="store_true")
     t.add_argument("--arch", default=None, help='network overrides as JSON, e.g. \'{"n_layer": 4}\'')
     t.add_argument("--limit", type=number(int, 0, 60000, "limit"), default=0)
+    t.add_argument("--tokenizer", default=None,
+                   help="token-ar: the tokenizer model folder (same as --arch '{\"tokenizer\": ...}')")
 
 
 def run(a: argparse.Namespace) -> int:
@@ -31,6 +35,12 @@ def run(a: argparse.Namespace) -> int:
         arch = strict_json(a.arch) if a.arch else None
     except RequestError as e:
         raise UsageError(f"--arch: {e}") from None
+    if a.tokenizer is not None:
+        if a.model != "token-ar":
+            raise UsageError("--tokenizer is for train token-ar only")
+        arch = {} if arch is None else arch
+        if isinstance(arch, dict):  # anything else is refused by check_arch below
+            arch = {**arch, "tokenizer": a.tokenizer}
 
     from desktopgen import nets
     from desktopgen.train.recipes import check_arch

@@ -22,7 +22,17 @@ from desktopgen.core import atomic
 WEIGHTS, CONFIG, CARD = "weights.safetensors", "config.json", "card.json"
 DEFAULT_MODELS = {"diffusion": "fmnist-diffusion", "ar": "fmnist-pixel-ar", "classifier": "fmnist-classifier"}
 ARCH_FAMILY = {"unet": "diffusion", "pixel_ar": "ar", "classifier": "classifier",
-               "shortcut_unet": "diffusion", "inpaint_unet": "diffusion"}
+               "shortcut_unet": "diffusion", "inpaint_unet": "diffusion", "tokenizer": "tokenizer",
+               "token_ar": "ar"}
+ARCH_FAMILY["maskgit"] = "ar"
+ARCH_FAMILY["video_ar"] = "video-ar"  # not an image family: the image sides skip it
+ARCH_FAMILY["video_unet"] = "video-diffusion"  # not an image family: the image sides skip it
+# The model kind of each architecture (the sampler table's `model_kind`), torch-free for the GUI;
+# the same as nets.KINDS (tests/test_gui_sampler_models.py checks).
+ARCH_KIND = {"unet": "diffusion-unet", "pixel_ar": "pixel-ar", "classifier": "classifier",
+             "shortcut_unet": "flow", "inpaint_unet": "diffusion-inpaint", "tokenizer": "tokenizer",
+             "token_ar": "token-ar", "maskgit": "maskgit", "video_ar": "video-ar",
+             "video_unet": "video-diffusion"}
 MAX_BYTES = {CARD: 1 << 20, CONFIG: 64 << 10, WEIGHTS: 4 * 50_000_000 + (1 << 20)}  # 50M fp32 params
 FLOAT_DTYPES = ("F16", "BF16", "F32")
 
@@ -264,6 +274,12 @@ def _peek_arch(folder: Path) -> str:
         return ""
     arch = cfg.get("arch") if isinstance(cfg, dict) else None
     return arch if isinstance(arch, str) and arch in ARCH_FAMILY else ""
+
+
+def model_kind(name_or_path: str) -> str:
+    """The kind of model a folder holds (ARCH_KIND), from its config.json without torch; "" if
+    the folder or its architecture is unknown."""
+    return ARCH_KIND.get(_peek_arch(resolve(name_or_path)), "")
 
 
 def scan_models(root: Path | str | None = None) -> list[ModelInfo]:

@@ -21,6 +21,10 @@ class StepEvent:
     mem_allocated: int = 0  # bytes: CUDA allocated, or process RSS on CPU
     mem_peak: int = 0  # bytes: CUDA peak since the run started, or process peak RSS on CPU
     mem_kind: str = "process"  # "cuda" | "process"
+    # Token samplers (issue 9): the token grid so far, (B, h, w) int32, -1 = not generated yet
+    # (7x7 for a 28x28 image); `position` is then a token index (0..h*w-1), not a pixel's.
+    tokens: np.ndarray | None = None
+    confidence: np.ndarray | None = None  # (B, h, w) float32 in [0, 1] where a sampler has one
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,27 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
                 guidance=1.5, guidance_range=GUIDANCE, temperature=1.0,
                 temperature_range=Range(0.05, 5.0), top_k=0,
                 help="One pixel per step in raster order: 28 x 28 = 784 steps, always."),
+    SamplerSpec(name="tokens", label="Tokens (raster)", family="ar", model_kind="token-ar",
+                default_model="fmnist-token-ar", steps=0, steps_range=Range(49, 49),
+                guidance=2.0, guidance_range=GUIDANCE, temperature=1.0,
+                temperature_range=Range(0.05, 5.0), top_k=0,
+                help="One learned token per step in raster order: 7 x 7 = 49 steps, then decoded."),
 )}
+SAMPLERS["maskgit"] = SamplerSpec(
+    name="maskgit", label="Masked tokens (MaskGIT)", family="ar", model_kind="maskgit",
+    default_model="fmnist-maskgit", steps=10, steps_range=Range(1, 49), guidance=2.0,
+    guidance_range=GUIDANCE, temperature=1.0, temperature_range=Range(0.05, 5.0), top_k=0,
+    help="All 7 x 7 tokens start masked; each step commits the most confident, cosine schedule.")
+
+
+# The model kinds each sampler's model_kind accepts (the engine's check in sampling.sample): the
+# inpainting U-Net also makes whole images (an all-hole mask). Kinds not listed accept only themselves.
+RUNS_ON = {"diffusion-unet": ("diffusion-unet", "diffusion-inpaint")}
+
+
+def fits(spec: SamplerSpec, model_kind: str) -> bool:
+    """Whether a model of `model_kind` can run sampler `spec`."""
+    return model_kind in RUNS_ON.get(spec.model_kind, (spec.model_kind,))
 
 
 def samplers_for(family: str) -> list[SamplerSpec]:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktopgen.core import samplers
+from desktopgen.core import checkpoints, samplers
 from desktopgen.core.requests import MAX_SEED, SampleRequest
 from desktopgen.gui import options
 from desktopgen.gui.theme import COLORS, FAMILIES, NAMES
@@ -125,7 +125,7 @@ class ControlPanel(QScrollArea):
         v.setContentsMargins(0, 0, 4, 0)
         v.addWidget(self._build_shared())
         self.model_combo, self.sampler_combo, self.steps_spin, self.guidance_spin = {}, {}, {}, {}
-        self.side_generate, self.model_entries = {}, {}
+        self.side_generate, self.model_entries, self.model_kinds = {}, {}, {}
         for f in FAMILIES:
             v.addWidget(self._build_side(f))
         v.addStretch(1)
@@ -214,14 +214,10 @@ class ControlPanel(QScrollArea):
         form.addRow("Model", model)
         sampler = QComboBox()
         sampler.setObjectName(f"{f}SamplerCombo")
-        present = {name for name, e in self.model_entries[f].items() if e.usable}
         for spec in samplers.samplers_for(f):  # the table's order: the family's default first
-            sampler.addItem(spec.label, spec.name)
-            i, tip = sampler.count() - 1, spec.help
-            if spec.default_model not in present:  # e.g. few-step before its model is trained
-                sampler.model().item(i).setEnabled(False)
-                tip = f"Needs the model {spec.default_model}, which is not in the models folder."
-            sampler.setItemData(i, tip, Qt.ToolTipRole)
+            sampler.addItem(f"{spec.label} — {spec.default_model}", spec.name)
+        self.sampler_combo[f] = sampler
+        self._grey_samplers(f)
         form.addRow("Sampler", sampler)
         steps = QSpinBox()
         steps.setObjectName(f"{f}StepsSpin")
@@ -232,7 +228,7 @@ class ControlPanel(QScrollArea):
         guidance.setToolTip("Classifier-free guidance: how hard to push towards the prompt. "
                             "1 = none; higher = more typical, less varied images.")
         form.addRow("Guidance", guidance)
-        self.sampler_combo[f], self.steps_spin[f], self.guidance_spin[f] = sampler, steps, guidance
+        self.steps_spin[f], self.guidance_spin[f] = steps, guidance
         if f == "diffusion":
             self.view_combo = QComboBox()
             self.view_combo.setObjectName("diffusionViewCombo")
@@ -257,7 +253,8 @@ class ControlPanel(QScrollArea):
                                       "(off = all 256).")
             form.addRow("Top-k", self.topk_spin)
         self.apply_sampler(f, reset=True)
-        sampler.currentIndexChanged.connect(lambda _, fam=f: self.apply_sampler(fam))
+        sampler.currentIndexChanged.connect(lambda _, fam=f: self._sampler_chosen(fam))
+        model.currentIndexChanged.connect(lambda _, fam=f: self._model_chosen(fam))
         gen = QPushButton(f"Generate {NAMES[f].lower()} only")
         gen.setObjectName(f"{f}GenerateButton")
         gen.setToolTip(f"Run only the {NAMES[f].lower()} side with these settings.")
@@ -277,6 +274,7 @@ class ControlPanel(QScrollArea):
         combo.clear()
         entries = options.scan_models(f)
         self.model_entries[f] = {e.name: e for e in entries}
+        self.model_kinds[f] = {e.name: checkpoints.model_kind(e.name) for e in entries if e.usable}
         for i, e in enumerate(entries):
             combo.addItem(e.name if e.usable else f"{e.name} (unusable)", e.name)
             if not e.usable:
@@ -287,6 +285,53 @@ class ControlPanel(QScrollArea):
         i = combo.findData(current)
         combo.setCurrentIndex(i if i >= 0 else 0)
         combo.blockSignals(False)
+        if f in self.sampler_combo:
+            self._grey_samplers(f)
+
+    # ===================================================================== sampler <-> model
+    def fits(self, f: str, spec: samplers.SamplerSpec, name: str) -> bool:
+        """Whether model `name` can run sampler `spec` (a model of unknown kind: only the
+        sampler's own default model)."""
+        kind = self.model_kinds[f].get(name, "")
+        return samplers.fits(spec, kind) if kind else name == spec.default_model
+
+    def models_for(self, f: str, spec: samplers.SamplerSpec) -> list[str]:
+        """The usable models that can run `spec`, its default model first."""
+        names = [n for n, e in self.model_entries[f].items() if e.usable and self.fits(f, spec, n)]
+        return sorted(names, key=lambda n: n != spec.default_model)
+
+    def _grey_samplers(self, f: str) -> None:
+        """Grey the samplers that no model in the models folder can run, the reason as tooltip."""
+        combo = self.sampler_combo[f]
+        for i in range(combo.count()):
+            spec = samplers.get_sampler(combo.itemData(i))
+            usable = bool(self.models_for(f, spec))  # e.g. few-step before fmnist-flow is trained
+            combo.model().item(i).setEnabled(usable)
+            tip = spec.help if usable else \
+                f"Needs the model {spec.default_model}, which is not in the models folder."
+            combo.setItemData(i, tip, Qt.ToolTipRole)
+
+    def _sampler_chosen(self, f: str) -> None:
+        """A sampler was chosen: the model stays if it can run it, else the sampler's own model
+        (or another that can run it) takes its place."""
+        spec = self.sampler(f)
+        if not self.fits(f, spec, self.model_name(f)):
+            fitting = self.models_for(f, spec)
+            if fitting:
+                self.model_combo[f].setCurrentIndex(self.model_combo[f].findData(fitting[0]))
+        self.apply_sampler(f)
+
+    def _model_chosen(self, f: str) -> None:
+        """A model was chosen: the sampler stays if the model can run it, else the first
+        sampler (in the table's order) that it can run is chosen."""
+        name, combo = self.model_name(f), self.sampler_combo[f]
+        if self.fits(f, self.sampler(f), name):
+            return
+        for i in range(combo.count()):
+            if combo.model().item(i).isEnabled() and \
+                    self.fits(f, samplers.get_sampler(combo.itemData(i)), name):
+                combo.setCurrentIndex(i)
+                return
 
     def sampler(self, f: str) -> samplers.SamplerSpec:
         """The table's row for the chosen sampler."""
@@ -366,6 +411,9 @@ class ControlPanel(QScrollArea):
                 self.sampler_combo[f].setCurrentIndex(i)
             else:
                 problems.append(f"{NAMES[f].lower()} sampler {req.sampler!r} (unknown here)")
+            if req.model and entry is not None and entry.usable and self.model_name(f) != req.model:
+                problems.append(f"{NAMES[f].lower()} model {req.model!r} (it cannot run "
+                                f"{req.sampler}: {self.model_name(f)} does)")
         if req.steps and self.steps_spin[f].isEnabled():
             self._restore_number(self.steps_spin[f], req.steps, "diffusion steps", problems)
         if req.guidance >= 0 or not math.isfinite(req.guidance):

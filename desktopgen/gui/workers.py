@@ -160,7 +160,7 @@ class SideWorker(QObject):
         device = self._setup(job.device)
         from desktopgen import sampling
 
-        model, card = self._model(job.request.model)
+        model, card = self._model(job.request.model or needed_model(job.request))
         if self._cancelled(job):  # cancelled while its model loaded
             self.cancelled.emit(JobCancelled(self.family, job.id))
             return
@@ -193,6 +193,14 @@ class SideWorker(QObject):
                                steps=last.step, elapsed=last.elapsed, peak_memory=last.mem_peak,
                                mem_kind=last.mem_kind, device=str(device), completed=False)
         self.finished.emit(JobDone(self.family, job.id, req, result, card))
+
+
+def needed_model(req: SampleRequest) -> str:
+    """The model a request's sampler needs when it names none (the table's default_model; "" =
+    the family's default): what sampling.load(family, "", device, sampler) would load."""
+    from desktopgen.core.samplers import get_sampler
+
+    return get_sampler(req.sampler).default_model if req.sampler else ""
 
 
 def describe_error(e: BaseException) -> str:

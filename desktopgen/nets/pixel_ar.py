@@ -2,7 +2,9 @@
 
 Training runs the whole sequence causally; sampling uses `decode_step` with a static,
 fixed-length KV cache, so every step has the same shapes (CUDA-graph friendly) and costs one
-token's projections plus attention over the cache.
+token's projections plus attention over the cache. `decode_step_at` is the same step for a Python
+int position (the CPU path): it attends to the filled slots only, with no mask, so its cost grows
+with the position instead of always paying for the whole cache.
 """
 
 from __future__ import annotations
@@ -75,6 +77,21 @@ class Block(nn.Module):
         x = x + self.proj(y.transpose(1, 2).reshape(B, 1, C))
         return x + self.mlp(self.ln2(x))
 
+    def decode_at(self, x, k_cache, v_cache, p: int):
+        """`decode` at the Python int position p, for x (B, C): writes slot p and attends to slots
+        0..p, without a mask. Functional calls on 2-D rows: the same kernels as the modules, with
+        less Python around them (on a CPU, per-op overhead is most of a step)."""
+        B, C = x.shape
+        h = F.layer_norm(x, (C,), self.ln1.weight, self.ln1.bias, self.ln1.eps)
+        qkv = F.linear(h, self.qkv.weight, self.qkv.bias).view(B, 3, self.n_head, 1, C // self.n_head)
+        k_cache[:, :, p] = qkv[:, 1, :, 0]  # (B, nh, hs)
+        v_cache[:, :, p] = qkv[:, 2, :, 0]
+        y = attention(qkv[:, 0], k_cache[:, :, :p + 1], v_cache[:, :, :p + 1])  # (B, nh, 1, hs)
+        x = x + F.linear(y.reshape(B, C), self.proj.weight, self.proj.bias)
+        fc, out = self.mlp[0], self.mlp[2]
+        h = F.layer_norm(x, (C,), self.ln2.weight, self.ln2.bias, self.ln2.eps)
+        return x + F.linear(F.gelu(F.linear(h, fc.weight, fc.bias)), out.weight, out.bias)
+
 
 class PixelAR(nn.Module):
     def __init__(self, config: PixelARConfig):
@@ -118,3 +135,11 @@ class PixelAR(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block.decode(x, cache.k[i], cache.v[i], pos, mask)
         return self.head(self.ln_f(x[:, 0]))
+
+    def decode_step_at(self, token, y, p: int, cache: KVCache) -> torch.Tensor:
+        """`decode_step` at the Python int position p (shapes change with p: not for CUDA graphs)."""
+        tok = self.class_emb(y) if p == 0 else self.tok_emb(token)  # (B, C)
+        x = tok + self.pos_emb.weight[p]  # (B, C)
+        for i, block in enumerate(self.blocks):
+            x = block.decode_at(x, cache.k[i], cache.v[i], p)
+        return self.head(self.ln_f(x))

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+import torch.nn as nn
 
 from desktopgen import nets
 from desktopgen.core import checkpoints
 from desktopgen.core import samplers as table
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import FAMILIES, RequestError, SampleRequest
-from desktopgen.sampling import ar, diffusion, flow
+from desktopgen.sampling import ar, diffusion, flow, tokens
+from desktopgen.sampling import maskgit as maskgit_sampler
 
 # Views of the one table (desktopgen/core/samplers.py), kept for older callers.
 SAMPLERS = {f: tuple(s.name for s in table.samplers_for(f)) for f in FAMILIES}
@@ -60,16 +62,48 @@ def load(family: str, name: str = "", device: torch.device | str = "cpu", sample
         if not checkpoints.resolve(name).is_dir():
             raise checkpoints.ModelNotFoundError(
                 f"sampler {sampler} needs the model {name}, which is not shipped yet "
-                f"(train it: desktopgen train {'flow' if spec.model_kind == 'flow' else family} "
+                f"(train it: desktopgen train "
+                f"{spec.model_kind if spec.model_kind in ('flow', 'token-ar', 'maskgit') else family} "
                 f"--out models/{name})")
     model, card = checkpoints.load_model(name or family_default, device)
     arch = type(model).__name__
-    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"), "ar": ("PixelAR",)}[family]
+    expected = {"diffusion": ("UNet", "ShortcutUNet", "InpaintUNet"),
+                "ar": ("PixelAR", "TokenAR", "MaskGIT")}[family]
     if arch not in expected:
         raise checkpoints.CheckpointError(f"model {card['name']!r} is a {arch}, not a {family} model")
     if family == "ar" and torch.device(device).type == "cuda":
         model = model.to(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    if isinstance(model, nets.TokenAR):  # its tokenizer rides along, in float32
+        model.attach_tokenizer(_load_tokenizer(model.config.tokenizer, device))
+    if isinstance(model, nets.MaskGIT):
+        model = _attach_tokenizer(model, card, name or family_default, device)
     return model, card
+
+
+def _load_tokenizer(name: str, device) -> nn.Module:
+    tokenizer, card = checkpoints.load_model(name, device)
+    if not isinstance(tokenizer, nets.Tokenizer):
+        raise checkpoints.CheckpointError(f"model {name!r} is a {type(tokenizer).__name__}, not a tokenizer")
+    return tokenizer
+
+
+def _attach_tokenizer(model, card: dict, name: str, device):
+    """Load the tokenizer a MaskGIT model names (first beside its folder, then among the models)
+    in fp32, check it is the one it was trained with, and attach it."""
+    tok_name = model.config.tokenizer
+    beside = checkpoints.resolve(name).parent / tok_name
+    tokenizer, tok_card = checkpoints.load_model(str(beside) if beside.is_dir() else tok_name, device)
+    want = card.get("tokenizer_sha256") or ""
+    if want and tok_card.get("sha256") != want:
+        raise checkpoints.CheckpointError(
+            card["name"], f"was trained with another {tok_name} (sha256 {want[:12]}…, now "
+                          f"{str(tok_card.get('sha256'))[:12]}…): retrain it with this tokenizer")
+    if not hasattr(tokenizer, "decode") or not hasattr(tokenizer, "codebook_size"):
+        raise checkpoints.CheckpointError(card["name"], f"names {tok_name}, which is not a tokenizer")
+    try:
+        return maskgit_sampler.with_tokenizer(model, tokenizer)
+    except ValueError as e:
+        raise checkpoints.CheckpointError(card["name"], str(e)) from None
 
 
 def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) -> Iterator[StepEvent]:
@@ -86,6 +120,23 @@ def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) 
         if is_flow:
             return flow.sample(model, req, device, preview_every)
         return diffusion.sample(model, req, device, preview_every)
+    spec = table.get_sampler(req.sampler)
+    is_maskgit = isinstance(model, nets.MaskGIT)
+    if is_maskgit != (spec.model_kind == "maskgit"):
+        kind = nets.kind_of(model)
+        fits = {"maskgit": "maskgit", "token-ar": "tokens"}.get(kind, "pixel")
+        raise ValueError(f"sampler {spec.name} needs a {spec.model_kind} model, and "
+                         f"{req.model or 'this model'} is a {kind} model (its sampler: {fits})")
+    if is_maskgit:
+        return maskgit_sampler.sample(model, req, device, preview_every)
+    is_tokens = isinstance(model, nets.TokenAR)
+    if is_tokens != (req.sampler == "tokens"):
+        kind = "token AR" if is_tokens else "pixel AR"
+        fits = "tokens" if is_tokens else "pixel"
+        raise ValueError(f"sampler {req.sampler} needs a {table.get_sampler(req.sampler).model_kind} "
+                         f"model, and {req.model or 'this model'} is a {kind} model (its sampler: {fits})")
+    if is_tokens:
+        return tokens.sample(model, req, device, preview_every)
     if req.steps != model.config.seq_len:
         raise ValueError(f"the pixel AR sampler always runs {model.config.seq_len} steps (one per pixel)")
     return ar.sample(model, req, device, preview_every)

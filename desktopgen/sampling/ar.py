@@ -4,6 +4,8 @@ A generator function like the diffusion samplers: one StepEvent per pixel, a Run
 end, close() cancels. Randomness is one uniform number per pixel drawn up front from each
 sample's own stream, turned into a token by inverse-CDF sampling, so sample i depends only on
 (seed, i) and the step has fixed shapes; on CUDA the whole step is captured once as a CUDA graph.
+Elsewhere (the CPU) `step_at` takes the position as a Python int and attends to the filled part of
+the cache only: the same numbers, less work (tests/test_speed_paths.py).
 Inpainting forces the known pixels as the raster scan reaches them.
 """
 
@@ -50,16 +52,33 @@ class _Decoder:
             if len(self.gen_mask) not in (1, B) or len(self.known) not in (1, B):
                 raise ValueError(f"inpainting needs one source and mask or one per sample ({B})")
 
-    @torch.no_grad()
-    def step(self):
-        logits = self.model.decode_step(self.token, self.y, self.pos, self.cache).float()
+    def _cdf(self, logits):
+        """(B, 256) cumulative probabilities of the next pixel: guided, tempered, top-k cut."""
+        logits = logits.float()
         if self.cfg:  # guidance mixes log-probabilities, not raw logits
             logits = guidance.combine(F.log_softmax(logits, -1), self.w)
-        logits = logits / self.temperature
+        if self.temperature != 1:  # x / 1 == x: skipping it changes no bit
+            logits = logits / self.temperature
         if self.top_k:
             kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
-        cdf = torch.cumsum(F.softmax(logits, dim=-1), dim=-1)  # (B, 256)
+        return torch.cumsum(F.softmax(logits, dim=-1), dim=-1)
+
+    @torch.no_grad()
+    def step_at(self, p: int):
+        """`step` at the Python int position p, attending to the filled cache only (the CPU path:
+        no mask, fewer ops, shapes that grow with p)."""
+        cdf = self._cdf(self.model.decode_step_at(self.token, self.y, p, self.cache))
+        u = self.u[:, p:p + 1] * cdf[:, -1:]
+        tok = torch.searchsorted(cdf, u).clamp_(max=cdf.shape[-1] - 1)[:, 0]  # (B,)
+        if self.inpaint:
+            tok = torch.where(self.gen_mask[:, p], tok, self.known[:, p])
+        self.pixels[:, p] = tok
+        self.token = tok if len(self.y) == self.B else tok.repeat(len(self.y) // self.B)
+
+    @torch.no_grad()
+    def step(self):
+        cdf = self._cdf(self.model.decode_step(self.token, self.y, self.pos, self.cache))
         u = self.u.index_select(1, self.pos) * cdf[:, -1:]
         tok = torch.searchsorted(cdf, u).clamp(max=cdf.shape[-1] - 1)[:, 0]  # (B,)
         if self.inpaint:
@@ -99,9 +118,11 @@ def sample(
     device: torch.device | str = "cpu",
     preview_every: int = 1,
     cuda_graph: bool = True,
+    filled_cache: bool | None = None,
 ) -> Iterator[StepEvent]:
     """Generate `request.batch` images pixel by pixel. `preview_every` = 0: previews only at
-    the end (and no per-step device synchronisation)."""
+    the end (and no per-step device synchronisation). `filled_cache`: attend to the filled
+    slots only (None: everywhere but CUDA, which keeps static shapes for cuDNN and its graph)."""
     req = request.validate()
     device = torch.device(device)
     spec = get_sampler(req.sampler) if req.sampler else default_sampler("ar")
@@ -111,12 +132,15 @@ def sample(
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
     dec = _Decoder(model, req, device, w)
-    graph = _capture(dec, device) if (cuda_graph and device.type == "cuda") else None
+    filled = device.type != "cuda" if filled_cache is None else filled_cache
+    graph = _capture(dec, device) if (cuda_graph and device.type == "cuda" and not filled) else None
     total = model.config.seq_len
     step = 0
     for step in range(1, total + 1):
         if graph is not None:
             graph.replay()
+        elif filled:
+            dec.step_at(step - 1)
         else:
             dec.step()
         want = step == total or (preview_every and step % preview_every == 0)
@@ -133,5 +157,6 @@ def sample(
     return RunResult(
         family="ar", images=images, labels=np.asarray(req.labels(), np.int64), steps=step,
         elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
-        device=str(device), extra={"cuda_graph": graph is not None},
+        device=str(device), extra={"cuda_graph": graph is not None,
+                                   "decode": "filled cache" if filled else "static cache"},
     )

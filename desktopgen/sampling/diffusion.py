@@ -4,6 +4,8 @@
 close() cancels. The solvers themselves are in solvers.py; here the network becomes a guided
 denoiser D(x, k), and inpainting wraps a solver: the re-noised known region is pasted in after
 every step, and RePaint (Lugmayr et al. 2022) reruns blocks of steps after jumping back.
+On CUDA the guided network call runs channels-last under bf16 autocast and is replayed from a
+CUDA graph (sampling/graphs.py): the same kernels at every step, without their launch cost.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
-from desktopgen.sampling import guidance, inpaint_model, seeding
+from desktopgen.sampling import graphs, guidance, inpaint_model, seeding
 from desktopgen.sampling.schedule import T
 from desktopgen.sampling.solvers import SOLVERS, Denoiser, Grid, Hook, Noise, Steps, cosine_grid, keep
 
@@ -38,17 +40,32 @@ def from_uint8(images, device) -> torch.Tensor:
 
 
 def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid: Grid,
-                    timesteps: list[int], autocast=contextlib.nullcontext) -> Denoiser:
+                    timesteps: list[int], autocast=contextlib.nullcontext,
+                    cuda_graph: bool = False) -> Denoiser:
     """D(x, k) of a v-predicting network at the grid's noisy levels, guidance scale w applied;
-    the clean estimate is clipped to [-1, 1], which keeps guided samples in range."""
+    the clean estimate is clipped to [-1, 1], which keeps guided samples in range. `cuda_graph`:
+    on CUDA, the network call is captured at the first step and replayed at the others
+    (channels-last inputs; autocast must then not cache its casts: pass cache_enabled=False)."""
     y = guidance.labels_for(labels, model.config.num_classes, w)
     twice = guidance.doubles(w)
     t_in = [torch.full((len(y),), float(t), device=labels.device) for t in timesteps]
 
+    def net(x_in: torch.Tensor, t: torch.Tensor, labels_in: torch.Tensor) -> torch.Tensor:
+        with autocast():
+            return model(x_in, t, labels_in)
+
+    call = []  # the network call; the captured one is reused by later runs of the same shapes
+
     @torch.no_grad()
     def denoise(x: torch.Tensor, k: int) -> torch.Tensor:
-        with autocast():
-            v = model(x.repeat(2, 1, 1, 1) if twice else x, t_in[k], y).float()
+        x_in = x.repeat(2, 1, 1, 1) if twice else x
+        if not call:
+            with autocast():
+                tag = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(
+                    x.device.type) else None
+            call.append(graphs.cached(model, net, (x_in, t_in[k], y), torch.channels_last, tag)
+                        if cuda_graph else net)
+        v = call[0](x_in, t_in[k], y).float()
         if twice:
             v = guidance.combine(v, w)
         return (grid.alpha[k] * x - grid.sigma[k] * v).clamp(-1, 1)
@@ -83,8 +100,10 @@ def sample(
     request: SampleRequest,
     device: torch.device | str = "cpu",
     preview_every: int = 1,
+    cuda_graph: bool = True,
 ) -> Iterator[StepEvent]:
-    """Generate `request.batch` images. `preview_every` = 0 makes previews only at the end."""
+    """Generate `request.batch` images. `preview_every` = 0 makes previews only at the end.
+    `cuda_graph`: on CUDA, replay the network call from a CUDA graph (ignored elsewhere)."""
     req = request.validate()
     device = torch.device(device)
     spec = get_sampler(req.sampler) if req.sampler else default_sampler("diffusion")
@@ -101,10 +120,16 @@ def sample(
 
     grid, timesteps = cosine_grid(n)
     amp = autocast_dtype(device)
-    autocast = (lambda: torch.autocast(device.type, dtype=amp)) if amp else contextlib.nullcontext
+    # No cast cache: a graph must not keep casts made during capture (each weight is cast once a
+    # call anyway).
+    autocast = (lambda: torch.autocast(device.type, dtype=amp, cache_enabled=False)) if amp \
+        else contextlib.nullcontext
     labels = torch.tensor(req.labels(), device=device)
+    graphed = cuda_graph and device.type == "cuda"
+    if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
+        model = model.to(memory_format=torch.channels_last)
     model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
-    denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast)
+    denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast, cuda_graph=graphed)
     gens = seeding.generators(req.seed, B, req.first_index)
 
     def noise() -> torch.Tensor:  # the next normal draw of every sample's own stream
@@ -146,7 +171,7 @@ def sample(
     return RunResult(
         family="diffusion", images=to_uint8(x), labels=np.asarray(req.labels(), np.int64),
         steps=step, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
-        mem_kind=probe.kind, device=str(device),
+        mem_kind=probe.kind, device=str(device), extra={"cuda_graph": graphed},
     )
 
 

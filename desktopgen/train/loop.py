@@ -193,6 +193,8 @@ def train(cfg: TrainConfig) -> dict:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
     images = torch.as_tensor(images).to(device)  # 47 MB: the whole set lives on the device
     labels = torch.as_tensor(labels).to(device)
+    if hasattr(recipe, "prepare"):  # e.g. token AR: the images become their tokenizer's codes, once
+        images, labels = recipe.prepare(images, labels, nets.check_config(recipe.arch, arch))
 
     model = nets.build(recipe.arch, arch).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -280,6 +282,7 @@ def train(cfg: TrainConfig) -> dict:
                 "final_loss": loss_avg, "loss_curve": losses[:: max(1, len(losses) // 40)],
                 "train_config": asdict(cfg), "ema_decay": ema_decay, "lr": lr, "weight_decay": wd,
                 "command": "desktopgen train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "",
+                **getattr(recipe, "card_extra", {}),
             }
             history = []
             if cfg.resume and (out / checkpoints.CARD).exists():

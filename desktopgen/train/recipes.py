@@ -10,6 +10,10 @@ from desktopgen.sampling.schedule import cosine_alpha_bar
 from desktopgen.train.common import LABEL_DROPOUT, vp_noising  # noqa: F401 (LABEL_DROPOUT: API)
 from desktopgen.train.common import drop_labels as _drop_labels
 from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
+from desktopgen.train.maskgit_recipe import MaskGITRecipe
+from desktopgen.train.token_recipes import TokenARRecipe, TokenizerRecipe
+from desktopgen.train.video_ar_recipe import VideoARRecipe
+from desktopgen.train.video_recipes import VideoDiffusionRecipe
 
 
 class DiffusionRecipe:
@@ -64,7 +68,11 @@ class ClassifierRecipe:
 
 
 RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": ClassifierRecipe,
-           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe}
+           "flow": ShortcutRecipe, "shortcut": ShortcutRecipe, "inpaint": InpaintRecipe,
+           "tokenizer": TokenizerRecipe, "token-ar": TokenARRecipe}
+RECIPES["maskgit"] = MaskGITRecipe
+RECIPES["video-ar"] = VideoARRecipe
+RECIPES["video-diffusion"] = VideoDiffusionRecipe
 
 
 def check_arch(model: str, overrides) -> dict:

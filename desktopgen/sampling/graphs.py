@@ -1,0 +1,74 @@
+"""One network call captured as a CUDA graph: static input buffers, one capture, then replays.
+
+A denoising loop calls the same network with the same shapes at every step, so its kernel
+launches can be recorded once and replayed (PyTorch's "whole network capture"). Only on CUDA; on
+any other device, or when capture fails, the call stays eager. Captures are kept per network and
+input shapes (`cached`), so a run pays for warm-up and capture once, not at every Generate: with
+4 steps, two warm-up calls per run would cost half as much again as the run itself.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+import torch
+
+KEEP = 4  # captures kept per network (batch sizes, guidance on/off): each holds its activations
+_captures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {key: GraphedCall}
+
+
+class GraphedCall:
+    """fn(*args) replayed from a CUDA graph. Each call copies its tensors into the static inputs
+    (in the layout they were captured in, e.g. channels-last) and replays; the result is a static
+    buffer that the next call overwrites, so callers use it (or copy it) at once."""
+
+    def __init__(self, fn: Callable[..., torch.Tensor], args: tuple[torch.Tensor, ...],
+                 memory_format=torch.preserve_format, warmup: int = 2):
+        device = args[0].device
+        self.inputs = tuple(a.clone(memory_format=memory_format if a.dim() == 4
+                                    else torch.preserve_format) for a in args)
+        stream = torch.cuda.Stream(device)  # warm-up on a side stream first, as PyTorch asks
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(stream), torch.no_grad():
+            for _ in range(warmup):
+                fn(*self.inputs)
+        torch.cuda.current_stream(device).wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.no_grad():
+            self.output = fn(*self.inputs)
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        for static, a in zip(self.inputs, args):
+            static.copy_(a)
+        self.graph.replay()
+        return self.output
+
+
+def capture(fn: Callable[..., torch.Tensor], args: tuple[torch.Tensor, ...],
+            memory_format=torch.preserve_format) -> Callable[..., torch.Tensor]:
+    """`fn` as a GraphedCall on CUDA; `fn` itself elsewhere or if capture is refused."""
+    if not args[0].is_cuda:
+        return fn
+    try:
+        return GraphedCall(fn, args, memory_format)
+    except RuntimeError:  # capture unsupported here (an op that syncs, an old driver): eager
+        torch.cuda.synchronize(args[0].device)
+        return fn
+
+
+def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[torch.Tensor, ...],
+           memory_format=torch.preserve_format, tag=None) -> Callable[..., torch.Tensor]:
+    """`capture`, kept for `owner` (the network) and the inputs' shapes, dtypes and `tag` (what
+    else changes the captured kernels, e.g. the autocast dtype): `fn` must compute the same
+    function of its tensor arguments every time it is given for that key, and take everything
+    that varies between runs (labels, timesteps) as arguments, never as captured constants."""
+    if not args[0].is_cuda:
+        return fn
+    key = (tuple((tuple(a.shape), a.dtype, a.device) for a in args), memory_format, tag)
+    kept = _captures.setdefault(owner, {})
+    if key not in kept:
+        if len(kept) >= KEEP:
+            kept.pop(next(iter(kept)))  # the oldest capture and its memory pool go
+        kept[key] = capture(fn, args, memory_format)
+    return kept[key]

@@ -1,0 +1,126 @@
+"""Raster token sampler: one tokenizer code per step (7x7 = 49 steps), then the tokenizer decodes.
+
+The transformer step is the pixel sampler's (sampling/ar.py: static KV cache, one uniform number
+per token drawn up front from each sample's own stream, a CUDA graph on CUDA), so sample i depends
+only on (seed, i). Each StepEvent carries the token grid so far (`tokens`, -1 = not generated yet)
+and, as its preview, the decoded image of that grid with the unfilled tokens set to the code of
+an empty black patch (`Tokenizer.blank_code`). Decoding costs far more than a transformer step on
+a CPU, so previews are skipped while they would take more than PREVIEW_SHARE of the run's time
+(the last step always has one); the token grid comes with every previewed step regardless.
+
+Inpainting: a token is generated if its 4x4 patch touches the hole, and is the source image's
+own code otherwise; like the pixel sampler, the raster scan forces each known token when it
+reaches it, so a hole token sees only the known tokens before it. The image is then decoded
+whole (the decoder's 3x3 convolutions see the known tokens beside the hole, which blends the
+fill into its border) and the kept pixels (mask 0) are pasted back exactly; no feathering,
+since kept pixels must come back unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from desktopgen.core.device import MemoryProbe, synchronize
+from desktopgen.core.events import RunResult, StepEvent
+from desktopgen.core.requests import SampleRequest
+from desktopgen.core.samplers import get_sampler
+from desktopgen.sampling import ar
+
+PREVIEW_SHARE = 0.5  # previews may take at most this fraction of the elapsed time (CPU decoding)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 1, H, W) in [-1, 1] -> (B, H, W) uint8."""
+    return ((x[:, 0].float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def _inpaint_setup(tokenizer, req: SampleRequest, grid: int, device):
+    """(token mask (1 or B, L) bool, True = generate; known codes (1 or B, L); kept pixels
+    (1 or B, 28, 28) bool; source (1 or B, 28, 28) uint8) of an inpainting request."""
+    mask = np.asarray(req.mask, np.uint8).reshape(-1, 28, 28)
+    source = np.asarray(req.source, np.uint8).reshape(-1, 28, 28)
+    m = torch.as_tensor(mask, device=device).float()[:, None]
+    down = 28 // grid
+    touch = F.max_pool2d(m, down, down)[:, 0] > 0  # (1 or B, grid, grid)
+    x = torch.as_tensor(source, device=device).float()[:, None] / 127.5 - 1
+    known = tokenizer.encode(x)  # (1 or B, grid, grid)
+    return touch.flatten(1), known.flatten(1), mask == 0, source
+
+
+def sample(
+    model: torch.nn.Module,
+    request: SampleRequest,
+    device: torch.device | str = "cpu",
+    preview_every: int = 1,
+    cuda_graph: bool = True,
+) -> Iterator[StepEvent]:
+    """Generate `request.batch` images token by token. `model` is a TokenAR with its tokenizer
+    attached (sampling.load does that). `preview_every` = 0: no per-step previews or tokens
+    (and no per-step device synchronisation), the finished images only."""
+    req = request.validate()
+    device = torch.device(device)
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError("the token sampler needs the model's tokenizer (load it with sampling.load)")
+    spec = get_sampler(req.sampler or "tokens")
+    w = spec.guidance if req.guidance < 0 else req.guidance
+    c = model.config
+    grid, total = c.grid, c.seq_len
+    if 28 % grid or 28 // grid != tokenizer.down:
+        raise ValueError(f"the tokenizer makes {28 // tokenizer.down}x{28 // tokenizer.down} tokens "
+                         f"of a 28x28 image, the transformer expects {grid}x{grid}")
+    probe = MemoryProbe(device)
+    t0 = time.perf_counter()
+    dec = ar._Decoder(model, req.with_(source=None, mask=None), device, w)
+    blank = tokenizer.blank_code()
+    kept = None
+    if req.mask is not None:
+        dec.gen_mask, dec.known, kept, source = _inpaint_setup(tokenizer, req, grid, device)
+        dec.inpaint = True
+        if len(dec.gen_mask) not in (1, req.batch) or len(dec.known) not in (1, req.batch):
+            raise ValueError(f"inpainting needs one source and mask or one per sample ({req.batch})")
+        fill = torch.where(dec.gen_mask, torch.full_like(dec.known, blank), dec.known)
+    else:
+        fill = torch.full((1, total), blank, dtype=torch.long, device=device)
+    graph = ar._capture(dec, device) if (cuda_graph and device.type == "cuda") else None
+    order = torch.arange(total, device=device)
+
+    def image(codes: torch.Tensor) -> np.ndarray:
+        out = to_uint8(tokenizer.decode(codes.view(-1, grid, grid)))
+        return np.where(kept, source, out) if kept is not None else out
+
+    spent, step = 0.0, 0
+    for step in range(1, total + 1):
+        if graph is not None:
+            graph.replay()
+        else:
+            dec.step()
+        tokens = preview = None
+        if step == total or (preview_every and step % preview_every == 0):
+            filled = order < step  # (L,)
+            tokens = torch.where(filled, dec.pixels, -1).view(req.batch, grid, grid)
+            tokens = tokens.to(torch.int32).cpu().numpy()
+            now = time.perf_counter()
+            if step == total or spent <= PREVIEW_SHARE * (now - t0):
+                preview = image(torch.where(filled, dec.pixels, fill))
+                spent += time.perf_counter() - now
+        mem, peak = probe.read()
+        yield StepEvent(
+            family="ar", step=step, total=total, elapsed=time.perf_counter() - t0,
+            preview=preview, position=step - 1, mem_allocated=mem, mem_peak=peak,
+            mem_kind=probe.kind, tokens=tokens,
+        )
+    synchronize(device)
+    codes = dec.pixels.view(req.batch, grid, grid)
+    images = preview  # the last step always decodes the finished grid
+    return RunResult(
+        family="ar", images=images, labels=np.asarray(req.labels(), np.int64), steps=step,
+        elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
+        device=str(device), extra={"cuda_graph": graph is not None, "blank_code": blank,
+                                   "tokens": codes.to(torch.int32).cpu().numpy()},
+    )
