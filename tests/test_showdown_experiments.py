@@ -107,3 +107,24 @@ def test_compression_measures_a_tokenizer_as_soon_as_one_is_shipped(monkeypatch)
     assert row["tokens"] == [7, 7] and row["codebook"] == tok.codebook_size
     assert abs(row["ratio"] - 784 * 8 / (49 * np.log2(tok.codebook_size))) < 1e-9
     assert 0 <= row["accuracy"] <= 1 and row["n"] == 8
+
+
+def test_video_rows_stay_out_of_the_image_claims_and_switch_on_the_video_ones(monkeypatch):
+    import dataclasses
+
+    from desktopgen.core import samplers as table
+    from desktopgen.showdown import videos
+
+    pixel = table.SAMPLERS["pixel"]
+    fake = {"vid-ar": dataclasses.replace(pixel, name="vid-ar", model_kind="video-ar",
+                                          default_model="fmnist-video-ar"),
+            "vid-diff": dataclasses.replace(pixel, name="vid-diff", family="diffusion",
+                                            model_kind="video-diffusion",
+                                            default_model="fmnist-video-diffusion")}
+    monkeypatch.setattr(table, "SAMPLERS", {**table.SAMPLERS, **fake})
+    monkeypatch.setattr(base, "model_present", lambda name: True)
+    images, _ = base.runnable_samplers()
+    assert not any("video" in s.model_kind for s in images)
+    assert {f: s.name for f, s in videos.video_rows().items()} == {"ar": "vid-ar", "diffusion": "vid-diff"}
+    # with the models but without the `desktopgen video` subcommand, the claims say what is missing
+    assert videos.missing() is None or "subcommand" in videos.missing()

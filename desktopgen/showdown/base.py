@@ -130,13 +130,15 @@ def model_present(name: str) -> bool:
     return (checkpoints.resolve(name) / checkpoints.WEIGHTS).is_file()
 
 
-def runnable_samplers(family: str | None = None, kinds=None):
+def runnable_samplers(family: str | None = None, kinds=None, video: bool = False):
     """(rows whose model is in the models folder, rows whose model is missing) of the sampler
-    table, in table order; `kinds` limits them to those model kinds."""
+    table, in table order; `kinds` limits them to those model kinds; video models (kinds with
+    "video") are left out of the image claims, and only they are given with `video`."""
     from desktopgen.core import samplers as table
 
     rows = [s for s in table.SAMPLERS.values()
-            if (family is None or s.family == family) and (kinds is None or s.model_kind in kinds)]
+            if (family is None or s.family == family) and (kinds is None or s.model_kind in kinds)
+            and ("video" in s.model_kind) == video]
     return ([s for s in rows if model_present(s.default_model)],
             [s for s in rows if not model_present(s.default_model)])
 

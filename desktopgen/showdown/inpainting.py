@@ -64,15 +64,17 @@ def experiment(ctx: base.Context) -> dict:
     for k, (spec, model_name) in enumerate(runs):
         label = f"{spec.name}" + (f" ({model_name})" if model_name else "")
         ctx.progress(k / len(runs), label)
-        if model_name:
-            model = ctx.cached(f"model:{model_name}",
-                               lambda m=model_name: sampling.load("diffusion", m, dev)[0])
-        else:
-            model = ctx.model(spec)[0]
         try:
+            if model_name:
+                model = ctx.cached(f"model:{model_name}",
+                                   lambda m=model_name: sampling.load("diffusion", m, dev)[0])
+            else:
+                model = ctx.model(spec)[0]
             images, elapsed = _fill(model, spec, sources, every_mask, dev, ctx, k / len(runs),
                                     (k + 1) / len(runs), label)
-        except (ValueError, NotImplementedError) as e:  # a sampler without inpainting
+        except base.Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - a sampler without inpainting, a model that fails
             out["rows"].append({"mask": "all", "method": label, "family": spec.family,
                                 "error": str(e)[:200]})
             continue

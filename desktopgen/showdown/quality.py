@@ -48,10 +48,16 @@ def experiment(ctx: base.Context) -> dict:
     for i, spec in enumerate(rows):
         lo, hi = 0.05 + 0.95 * i / len(rows), 0.05 + 0.95 * (i + 1) / len(rows)
         ctx.progress(lo, f"{spec.name}: {s.n} images")
-        model, card = ctx.model(spec)
-        req = SampleRequest(family=spec.family, sampler=spec.name, model=card.get("name", ""), seed=0)
-        images, labels, info = engine.sample_images(req, s.n, min(s.n, 100), dev, model=model,
-                                                    on_event=ctx.on_step(lo, hi, text=spec.name))
+        try:
+            model, card = ctx.model(spec)
+            req = SampleRequest(family=spec.family, sampler=spec.name, model=card.get("name", ""), seed=0)
+            images, labels, info = engine.sample_images(req, s.n, min(s.n, 100), dev, model=model,
+                                                        on_event=ctx.on_step(lo, hi, text=spec.name))
+        except base.Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - one sampler that fails leaves the others
+            out["failed"] = out.get("failed", []) + [{"sampler": spec.name, "error": str(e)[:200]}]
+            continue
         q = metrics.quality(clf, images, labels, feats, dev)
         r = info["request"]
         q |= {"sampler": spec.name, "family": spec.family, "model": spec.default_model,

@@ -51,11 +51,18 @@ def experiment(ctx: base.Context) -> dict:
     for i, (spec, steps, role) in enumerate(jobs):
         lo, hi = i / len(jobs), (i + 1) / len(jobs)
         ctx.progress(lo, f"{spec.name} {steps or spec.steps or ''} steps")
-        model, card = ctx.model(spec)
-        req = SampleRequest(family=spec.family, sampler=spec.name, steps=steps, seed=0,
-                            model=card.get("name", ""))
-        images, labels, info = engine.sample_images(req, n, min(n, 100), ctx.device, model=model,
-                                                    on_event=ctx.on_step(lo, hi, text=spec.name))
+        try:
+            model, card = ctx.model(spec)
+            req = SampleRequest(family=spec.family, sampler=spec.name, steps=steps, seed=0,
+                                model=card.get("name", ""))
+            images, labels, info = engine.sample_images(req, n, min(n, 100), ctx.device, model=model,
+                                                        on_event=ctx.on_step(lo, hi, text=spec.name))
+        except base.Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - one sampler that fails leaves the others
+            out.setdefault("failed", []).append({"sampler": spec.name, "steps": steps,
+                                                 "error": str(e)[:200]})
+            continue
         q = metrics.quality(clf, images, labels, feats, ctx.device)
         out["rows"].append(q | {"sampler": spec.name, "family": spec.family, "role": role,
                                 "kind": spec.model_kind, "steps": info["request"].steps,

@@ -17,7 +17,7 @@ WAITING = ("a joint video diffusion model and a frame-by-frame video AR model in
 
 def video_rows() -> dict:
     """family -> first sampler row of a video model kind whose model is shipped."""
-    runnable, _ = base.runnable_samplers()
+    runnable, _ = base.runnable_samplers(video=True)
     out = {}
     for s in runnable:
         if "video" in s.model_kind:
