@@ -16,7 +16,8 @@ MEASURES = ("Class accuracy, FD and seconds per image of the few-step model at 1
 RULE = ("Take the best few-step row at 4 steps or fewer. Holds: its class accuracy is within 0.03 "
         "of the default diffusion sampler's and it is at least 3x faster per image. Does not hold: "
         "its accuracy is more than 0.10 below. Else mixed. MaskGIT is reported beside it.")
-NEEDS = "models/fmnist-flow (few-step and flow samplers, issue 10); a MaskGIT model (issue 9)"
+NEEDS = ("models/fmnist-flow (few-step and flow samplers, issue 10); models/fmnist-maskgit "
+         "(MaskGIT, issue 9)")
 
 
 def _is_trend(spec) -> bool:
@@ -75,7 +76,11 @@ def verdict(numbers: dict) -> tuple[str, str]:
     few = [r for r in rows if r["role"] == "trend" and r["kind"] == "flow" and r["steps"] <= 4]
     ref = next((r for r in rows if r["role"] == "reference" and r["family"] == "diffusion"), None)
     if not few or ref is None:
-        return base.needs(NEEDS)
+        by_model = {}
+        for m in numbers.get("missing") or []:
+            by_model.setdefault(m["model"], []).append(m["sampler"])
+        return base.needs(", ".join(f"models/{k} (for {', '.join(v)})" for k, v in by_model.items())
+                          or NEEDS)
     best = max(few, key=lambda r: r["accuracy"])
     speed = ref["seconds_per_image"] / max(best["seconds_per_image"], 1e-12)
     text = (f"{best['sampler']} at {best['steps']} steps: accuracy {best['accuracy']:.3f}, "
