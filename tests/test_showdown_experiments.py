@@ -2,6 +2,7 @@
 memory (claims 2 and 4) at tiny resolutions, the classical compressors, the sampler selection."""
 
 import numpy as np
+import pytest
 
 from desktopgen.showdown import base, compression, inpainting, memory, speed, trends
 
@@ -128,3 +129,15 @@ def test_video_rows_stay_out_of_the_image_claims_and_switch_on_the_video_ones(mo
     assert {f: s.name for f, s in videos.video_rows().items()} == {"ar": "vid-ar", "diffusion": "vid-diff"}
     # with the models but without the `desktopgen video` subcommand, the claims say what is missing
     assert videos.missing() is None or "subcommand" in videos.missing()
+
+
+@pytest.mark.slow  # ~30 s on the shared 2-core CPU: a tokenizer, a token AR and a MaskGIT
+def test_full_run_also_times_token_ar_and_maskgit_with_random_weights():
+    ctx = tiny_ctx()
+    assert not base.Settings.for_run(quick=True).scale_tokens and ctx.settings.scale_tokens
+    numbers = speed.experiment(ctx)
+    tok = {p["res"]: p for p in numbers["points"] if p["kind"] == "token-ar"}
+    mg = {p["res"]: p for p in numbers["points"] if p["kind"] == "maskgit"}
+    assert tok[16]["calls"] == 16 and mg[16]["calls"] == 10  # (16/4)^2 tokens; 10 MaskGIT steps
+    assert tok[16]["state_bytes"] == 4 * tok[8]["state_bytes"]  # the cache grows with the tokens
+    assert speed.figure(numbers) is not None and memory.figure(numbers) is not None
