@@ -11,7 +11,8 @@ TITLE = "2. Speed vs resolution"
 CLAIM = 'Speed: "~50-100 steps vs 65,536; diffusion can be 100x faster".'
 MEASURES = ("Seconds per image at batch 1 (and larger batches) of pixel AR (one step per pixel) "
             "and the diffusion U-Net (20 steps, guidance), the same architectures as shipped "
-            "scaled to each resolution with random weights; few-step (4 steps) beside them. "
+            "scaled to each resolution with random weights; few-step (4 steps) beside them, and "
+            "in the full run token AR and MaskGIT (with the tokenizer's decoder). "
             "At 28x28: seconds per image of each family's fastest sampler within 0.02 of the "
             "lower of the two families' best class accuracy (claim 1).")
 RULE = ("r = AR seconds per image / diffusion seconds per image at batch 1, at the largest "
