@@ -38,6 +38,7 @@ class Settings:
     train_arch: str = "small"  # "tiny" (CPU smoke) | "small"
     seed_quality_n: int = 50  # samples per seed training for its accuracy (0 = loss only)
     video_n: int = 64  # clips per family (claims 6 and 7)
+    scale_tokens: bool = True  # claims 2 and 4 also time token AR and MaskGIT (random weights)
     one_sampler_per_model: bool = False  # inpainting: only the first sampler of each model
     data: str | None = None
 
@@ -47,7 +48,8 @@ class Settings:
             return cls(device=device, data=data)
         return cls(quick=True, device=device, n=10, inpaint_n=8, nll_n=32, resolutions=(16, 32, 64),
                    batches=(1, 2), timed_steps=3, seeds=3, train_steps=8, train_arch="tiny",
-                   seed_quality_n=0, video_n=4, one_sampler_per_model=True, data=data)
+                   seed_quality_n=0, video_n=4, scale_tokens=False,
+                   one_sampler_per_model=True, data=data)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -130,13 +132,15 @@ def model_present(name: str) -> bool:
     return (checkpoints.resolve(name) / checkpoints.WEIGHTS).is_file()
 
 
-def runnable_samplers(family: str | None = None, kinds=None):
+def runnable_samplers(family: str | None = None, kinds=None, video: bool = False):
     """(rows whose model is in the models folder, rows whose model is missing) of the sampler
-    table, in table order; `kinds` limits them to those model kinds."""
+    table, in table order; `kinds` limits them to those model kinds; video models (kinds with
+    "video") are left out of the image claims, and only they are given with `video`."""
     from desktopgen.core import samplers as table
 
     rows = [s for s in table.SAMPLERS.values()
-            if (family is None or s.family == family) and (kinds is None or s.model_kind in kinds)]
+            if (family is None or s.family == family) and (kinds is None or s.model_kind in kinds)
+            and ("video" in s.model_kind) == video]
     return ([s for s in rows if model_present(s.default_model)],
             [s for s in rows if not model_present(s.default_model)])
 
@@ -157,6 +161,12 @@ def differs(p1: float, n1: int, p2: float, n2: int, z: float = 2.0) -> int:
     """+1 if p1 is above p2 by more than z standard errors of the difference, -1 if below, else 0."""
     margin = z * math.hypot(binomial_se(p1, n1), binomial_se(p2, n2))
     return 1 if p1 - p2 > margin else -1 if p2 - p1 > margin else 0
+
+
+def precise(p1: float, n1: int, p2: float, n2: int, tol: float = 0.03, z: float = 2.0) -> bool:
+    """Whether a difference of p1 and p2 is measured to within +-tol (z standard errors): a tie
+    that is evidence of equality, not just too few samples to tell."""
+    return z * math.hypot(binomial_se(p1, n1), binomial_se(p2, n2)) <= tol
 
 
 def log_slope(xs, ys) -> float | None:

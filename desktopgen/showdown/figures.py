@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 COLORS = {"diffusion": "#1f77b4", "ar": "#d62728", "floor": "#7f7f7f"}
+KIND_COLORS = {"diffusion-unet": "#1f77b4", "flow": "#2ca02c", "pixel-ar": "#d62728",
+               "token-ar": "#9467bd", "maskgit": "#8c564b"}
 
 
 def new(ncols: int = 1, width: float = 5.0, height: float = 3.4):

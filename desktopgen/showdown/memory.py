@@ -65,8 +65,8 @@ def figure(numbers: dict):
     if not pts:
         return None
     fig, (ax1, ax2) = figures.new(2)
-    colors = {"pixel-ar": figures.color("ar"), "diffusion-unet": figures.color("diffusion")}
-    for kind in ("pixel-ar", "diffusion-unet"):
+    colors = figures.KIND_COLORS
+    for kind in [k for k in colors if k != "flow" and any(p["kind"] == k for p in pts)]:
         for batch in sorted({p["batch"] for p in pts}):
             ps = _series(pts, kind, batch)
             if not ps:

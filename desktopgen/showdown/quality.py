@@ -20,7 +20,9 @@ RULE = ("Quality: diffusion wins if its best class accuracy is above AR's best b
         "standard errors and its best FD is no worse; AR wins in the mirror case; else a tie. "
         "Drift: AR drifts if its default sampler's coherence is below both diffusion's default "
         "and the real-image floor by more than 2 standard errors. Holds: diffusion wins and AR "
-        "drifts. Does not hold: diffusion does not win and AR does not drift. Else mixed.")
+        "drifts. Does not hold: neither, with evidence against one (AR wins, or AR's coherence "
+        "is above diffusion's, or a tie measured to within 0.03). Else mixed (an inconclusive "
+        "difference at small n is mixed, not 'does not hold').")
 NEEDS = "models/fmnist-diffusion and models/fmnist-pixel-ar (more samplers join when their models appear)"
 
 
@@ -46,10 +48,16 @@ def experiment(ctx: base.Context) -> dict:
     for i, spec in enumerate(rows):
         lo, hi = 0.05 + 0.95 * i / len(rows), 0.05 + 0.95 * (i + 1) / len(rows)
         ctx.progress(lo, f"{spec.name}: {s.n} images")
-        model, card = ctx.model(spec)
-        req = SampleRequest(family=spec.family, sampler=spec.name, model=card.get("name", ""), seed=0)
-        images, labels, info = engine.sample_images(req, s.n, min(s.n, 100), dev, model=model,
-                                                    on_event=ctx.on_step(lo, hi, text=spec.name))
+        try:
+            model, card = ctx.model(spec)
+            req = SampleRequest(family=spec.family, sampler=spec.name, model=card.get("name", ""), seed=0)
+            images, labels, info = engine.sample_images(req, s.n, min(s.n, 100), dev, model=model,
+                                                        on_event=ctx.on_step(lo, hi, text=spec.name))
+        except base.Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - one sampler that fails leaves the others
+            out["failed"] = out.get("failed", []) + [{"sampler": spec.name, "error": str(e)[:200]}]
+            continue
         q = metrics.quality(clf, images, labels, feats, dev)
         r = info["request"]
         q |= {"sampler": spec.name, "family": spec.family, "model": spec.default_model,
@@ -87,20 +95,23 @@ def verdict(numbers: dict) -> tuple[str, str]:
         quality, q_text = "ar", "AR wins on quality"
     else:
         quality, q_text = "tie", "neither family wins on quality"
+    q_against = quality == "ar" or (acc == 0 and base.precise(
+        d_best["accuracy"], d_best["n"], a_best["accuracy"], a_best["n"]))
     q_text += (f" (best accuracy {d_best['accuracy']:.3f} [{d_best['sampler']}] vs "
                f"{a_best['accuracy']:.3f} [{a_best['sampler']}], best FD {d_fd:.2f} vs {a_fd:.2f})")
     d_def, a_def = _default(rows, "diffusion"), _default(rows, "ar")
     c_ar, c_d = a_def["coherence"]["halves_agree"], d_def["coherence"]["halves_agree"]
     floor = numbers["floor"]["coherence"]["halves_agree"]
-    drifts = (base.differs(c_ar, a_def["n"], c_d, d_def["n"]) < 0
-              and base.differs(c_ar, a_def["n"], floor, numbers["floor"]["n"]) < 0)
+    vs_d = base.differs(c_ar, a_def["n"], c_d, d_def["n"])
+    drifts = vs_d < 0 and base.differs(c_ar, a_def["n"], floor, numbers["floor"]["n"]) < 0
+    d_against = vs_d > 0 or (vs_d == 0 and base.precise(c_ar, a_def["n"], c_d, d_def["n"]))
     d_text = (f"AR {'drifts' if drifts else 'does not drift measurably'}: halves agree "
               f"{c_ar:.2f} vs diffusion {c_d:.2f}, real images {floor:.2f}")
     small = f"; n={n} per sampler is small, so only large differences count" if n < 100 else ""
     reason = f"{q_text}; {d_text}{small}"
     if quality == "diffusion" and drifts:
         return base.HOLDS, reason
-    if quality != "diffusion" and not drifts:
+    if quality != "diffusion" and not drifts and (q_against or d_against):
         return base.NOT_HOLD, reason
     return base.MIXED, reason
 

@@ -139,11 +139,82 @@ def unet(res: int, batch: int, device, timed_steps: int, steps: int = DIFFUSION_
             "mem_kind": mem.kind}
 
 
+def _tokenizer_decode(res: int, batch: int, device, timed_steps: int) -> tuple[float, object]:
+    """Seconds for the shipped tokenizer's (random-weight) decoder to turn a (res/4)^2 grid of
+    codes into batch images, and the tokenizer."""
+    import torch
+
+    from desktopgen.nets import Tokenizer, TokenizerConfig
+
+    tok = Tokenizer(TokenizerConfig(**_shipped_config("fmnist-tokenizer", {}))).to(device).eval()
+    codes = torch.zeros(batch, res // 4, res // 4, dtype=torch.long, device=device)
+    with torch.no_grad():
+        return _timed(lambda: tok.decode(codes), max(1, timed_steps // 4), device), tok
+
+
+def token_ar(res: int, batch: int, device, timed_steps: int, guidance: bool = True) -> dict:
+    """Raster token AR of the shipped width: (res/4)^2 decode steps over a KV cache, then the
+    tokenizer's decoder once."""
+    import torch
+
+    from desktopgen.nets import TokenAR, TokenARConfig
+
+    seq = (res // 4) ** 2
+    cfg = _shipped_config("fmnist-token-ar", {}) | {"seq_len": seq, "dropout": 0.0}
+    rows = batch * (2 if guidance else 1)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    with PeakMemory(device) as mem, torch.no_grad():
+        model = TokenAR(TokenARConfig(**cfg)).to(device, dtype).eval()
+        cache = model.new_cache(rows, device)
+        token = torch.zeros(rows, dtype=torch.long, device=device)
+        y = torch.zeros(rows, dtype=torch.long, device=device)
+        pos = torch.tensor([seq - 1], device=device)
+        per_step = _timed(lambda: model.decode_step(token, y, pos, cache), timed_steps, device)
+        decode, _ = _tokenizer_decode(res, batch, device, timed_steps)
+    return {"kind": "token-ar", "res": res, "batch": batch, "calls": seq, "seconds_per_call": per_step,
+            "seconds_per_image": (per_step * seq + decode) / batch,
+            "state_bytes": cache.k.nbytes + cache.v.nbytes,
+            "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
+            "peak_bytes": mem.peak, "mem_kind": mem.kind}
+
+
+def maskgit(res: int, batch: int, device, timed_steps: int, steps: int = 10,
+            guidance: bool = True) -> dict:
+    """MaskGIT of the shipped width: `steps` full passes over the (res/4)^2 token grid, then the
+    tokenizer's decoder once. State between steps: the token grid."""
+    import torch
+
+    from desktopgen.core.device import autocast_dtype
+    from desktopgen.nets import MaskGIT, MaskGITConfig
+
+    g = res // 4
+    cfg = _shipped_config("fmnist-maskgit", {}) | {"grid_h": g, "grid_w": g, "dropout": 0.0}
+    rows = batch * (2 if guidance else 1)
+    amp = autocast_dtype(device)
+    with PeakMemory(device) as mem, torch.no_grad():
+        model = MaskGIT(MaskGITConfig(**cfg)).to(device).eval()
+        codes = torch.full((rows, g, g), model.mask_id, dtype=torch.long, device=device)
+        y = torch.zeros(rows, dtype=torch.long, device=device)
+
+        def call():
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                return model(codes, y)
+        per_call = _timed(call, max(1, timed_steps // 2), device)
+        decode, _ = _tokenizer_decode(res, batch, device, timed_steps)
+    return {"kind": "maskgit", "res": res, "batch": batch, "calls": steps, "seconds_per_call": per_call,
+            "seconds_per_image": (per_call * steps + decode) / batch, "state_bytes": batch * g * g * 8,
+            "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
+            "peak_bytes": mem.peak, "mem_kind": mem.kind}
+
+
 # Model kind -> (label, measure(res, batch, device, timed_steps)); a new kind adds one line.
 SCALERS = {
     "diffusion-unet": (f"diffusion U-Net, {DIFFUSION_STEPS} steps", unet),
     "pixel-ar": ("pixel AR (one step per pixel)", pixel_ar),
+    "token-ar": ("token AR (one step per 4x4 token, then decode)", token_ar),
+    "maskgit": ("MaskGIT (10 parallel steps, then decode)", maskgit),
 }
+TOKEN_KINDS = ("token-ar", "maskgit")  # measured in the full run only (time on a CPU)
 # Same network as another kind, fewer calls: derived from its measurement, not timed again (the
 # few-step model is the U-Net plus a tiny step-size MLP).
 DERIVED = {"flow": ("few-step U-Net, 4 steps", "diffusion-unet", 4)}
@@ -153,7 +224,8 @@ def measure_all(ctx, batches) -> list[dict]:
     """Every scaler at every resolution of the settings and every batch in `batches`; cached in
     the context so claims 2 and 4 measure once. Progress and cancel between points."""
     done = ctx.shared.setdefault("scaling", {})
-    points = [(k, r, b) for k in SCALERS for r in ctx.settings.resolutions for b in batches]
+    kinds = [k for k in SCALERS if ctx.settings.scale_tokens or k not in TOKEN_KINDS]
+    points = [(k, r, b) for k in kinds for r in ctx.settings.resolutions for b in batches]
     out = []
     for i, (kind, res, b) in enumerate(points):
         if (kind, res, b) not in done:

@@ -11,7 +11,8 @@ TITLE = "2. Speed vs resolution"
 CLAIM = 'Speed: "~50-100 steps vs 65,536; diffusion can be 100x faster".'
 MEASURES = ("Seconds per image at batch 1 (and larger batches) of pixel AR (one step per pixel) "
             "and the diffusion U-Net (20 steps, guidance), the same architectures as shipped "
-            "scaled to each resolution with random weights; few-step (4 steps) beside them. "
+            "scaled to each resolution with random weights; few-step (4 steps) beside them, and "
+            "in the full run token AR and MaskGIT (with the tokenizer's decoder). "
             "At 28x28: seconds per image of each family's fastest sampler within 0.02 of the "
             "lower of the two families' best class accuracy (claim 1).")
 RULE = ("r = AR seconds per image / diffusion seconds per image at batch 1, at the largest "
@@ -46,13 +47,13 @@ def equal_quality(rows: list[dict], slack: float = 0.02) -> dict:
     return out
 
 
-def ratios(points: list[dict], batch: int = 1) -> dict:
-    """resolution -> AR / diffusion seconds per image at `batch`."""
+def ratios(points: list[dict], batch: int = 1, kind: str = "pixel-ar") -> dict:
+    """resolution -> `kind` (an AR) / diffusion seconds per image at `batch`."""
     t = {(p["kind"], p["res"]): p.get("seconds_per_image") for p in points if p.get("batch") == batch}
     out = {}
-    for (kind, res), v in t.items():
+    for (k, res), v in t.items():
         d = t.get(("diffusion-unet", res))
-        if kind == "pixel-ar" and v and d:
+        if k == kind and v and d:
             out[res] = v / d
     return out
 
@@ -65,6 +66,9 @@ def verdict(numbers: dict) -> tuple[str, str]:
     ratio = r[top]
     text = (f"at {top}x{top} (the largest measured here) pixel AR takes {ratio:.1f}x as long as "
             f"20 diffusion steps per image at batch 1; at {min(r)}x{min(r)}: {r[min(r)]:.1f}x")
+    tok = ratios(numbers.get("points") or [], kind="token-ar")
+    if top in tok:
+        text += f"; token AR at {top}x{top}: {tok[top]:.1f}x"
     eq = numbers.get("equal_quality") or {}
     if eq:
         text += (f"; at 28x28 for equal quality: diffusion {eq['diffusion']['seconds_per_image']:.3g}"
@@ -82,7 +86,7 @@ def figure(numbers: dict):
     if not points:
         return None
     fig, (ax1, ax2) = figures.new(2)
-    colors = {"pixel-ar": figures.color("ar"), "diffusion-unet": figures.color("diffusion")}
+    colors = figures.KIND_COLORS
     for (kind, batch) in sorted({(p["kind"], p["batch"]) for p in points}):
         ps = sorted((p for p in points if p["kind"] == kind and p["batch"] == batch),
                     key=lambda p: p["res"])
