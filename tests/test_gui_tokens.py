@@ -145,6 +145,9 @@ def test_ar_sampler_list_offers_pixels_tokens_and_maskgit_each_with_its_model(qt
     assert panel.steps_spin["ar"].value() == samplers.get_sampler("maskgit").steps  # not 784 -> 49
     choose(combo, "tokens")
     assert not panel.steps_spin["ar"].isEnabled() and panel.request_for("ar").steps == 0  # 49
+    assert "token" in panel.temperature_spin.toolTip() and "codes" in panel.topk_spin.toolTip()
+    choose(combo, "pixel")
+    assert "pixel" in panel.temperature_spin.toolTip() and "256" in panel.topk_spin.toolTip()
 
 
 def test_token_samplers_are_greyed_without_their_models(qtbot, tmp_path, monkeypatch):

@@ -356,6 +356,12 @@ class ControlPanel(QScrollArea):
             guidance.setValue(spec.guidance)
         if f == "ar":
             self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
+            unit = "pixel" if spec.model_kind == "pixel-ar" else "token"  # what one choice picks
+            self.temperature_spin.setToolTip(f"Randomness of each {unit}: below 1 plays safe, above "
+                                             "1 takes more chances.")
+            self.topk_spin.setToolTip("Only pick among the k likeliest intensities for each pixel "
+                                      "(off = all 256)." if unit == "pixel" else "Only pick among the "
+                                      "k likeliest codes for each token (off = all of them).")
             if reset:
                 self.temperature_spin.setValue(spec.temperature)
                 self.topk_spin.setValue(spec.top_k)
