@@ -14,8 +14,17 @@ Canvas that behaves exactly like its base until it is given tokens.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QAction, QBrush, QColor, QImage, QKeySequence, QPainter, QPen
+from PySide6.QtCore import QLineF, QRectF, Qt
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPainterPath,
+    QPen,
+)
 
 from desktopgen.gui.canvas import GAP, SIZE, TINT, Canvas, compose, grid_shape
 from desktopgen.gui.settings import TOKEN_GRID_KEY
@@ -60,19 +69,45 @@ def confidence_colors(conf) -> np.ndarray:
     return np.where(c < 0.5, low, yellow + (green - yellow) * np.clip(2 * c - 1, 0, 1)).astype(np.uint8)
 
 
-def compose_codes(tokens) -> np.ndarray:
-    """(B, h, w) codes (-1 = pending) -> (H, W, 3) uint8: each image's codes as 28x28 tiles of
-    coloured cells, laid out like `canvas.compose` lays out the images (same size, same grid)."""
-    tokens = np.asarray(tokens)
-    B, h, w = tokens.shape
+def _layout(tiles: np.ndarray, fill=24) -> np.ndarray:
+    """(B, 28, 28, ...) tiles -> one grid image laid out as `canvas.compose` lays out images."""
+    B = len(tiles)
     rows, cols = grid_shape(B)
-    ys, xs = np.arange(SIZE) * h // SIZE, np.arange(SIZE) * w // SIZE  # pixel -> cell
-    tiles = code_colors(tokens)[:, ys][:, :, xs]  # (B, 28, 28, 3)
-    out = np.full((rows * (SIZE + GAP) - GAP, cols * (SIZE + GAP) - GAP, 3), 24, np.uint8)
+    out = np.full((rows * (SIZE + GAP) - GAP, cols * (SIZE + GAP) - GAP) + tiles.shape[3:], fill,
+                  tiles.dtype)
     for i in range(B):
         r, c = divmod(i, cols)
         out[r * (SIZE + GAP):r * (SIZE + GAP) + SIZE, c * (SIZE + GAP):c * (SIZE + GAP) + SIZE] = tiles[i]
     return out
+
+
+def _cells_to_pixels(a: np.ndarray) -> np.ndarray:
+    """(B, h, w, ...) per token -> (B, 28, 28, ...) per pixel (h and w divide 28 or not)."""
+    h, w = a.shape[1:3]
+    ys, xs = np.arange(SIZE) * h // SIZE, np.arange(SIZE) * w // SIZE  # pixel -> cell
+    return a[:, ys][:, :, xs]
+
+
+def compose_codes(tokens) -> np.ndarray:
+    """(B, h, w) codes (-1 = pending) -> (H, W, 3) uint8: each image's codes as 28x28 tiles of
+    coloured cells, laid out like `canvas.compose` lays out the images (same size, same grid)."""
+    return _layout(_cells_to_pixels(code_colors(np.asarray(tokens))))
+
+
+def shade(grid: np.ndarray, tokens, confidence=None) -> np.ndarray:
+    """The composed images `grid` (H, W, 3) uint8 with each pending token's pixels dimmed and,
+    with `confidence`, each committed token's pixels tinted by it (TINT_ALPHA)."""
+    tokens = np.asarray(tokens)
+    alpha = _layout(_cells_to_pixels(np.where(tokens < 0, PENDING_FILL.alphaF(), 0.0)
+                                     .astype(np.float32)), fill=0.0)  # (H, W): how much to cover
+    cover = np.broadcast_to(np.array(PENDING_FILL.getRgb()[:3], np.float32), grid.shape)
+    if confidence is not None:
+        committed = _layout(_cells_to_pixels(tokens >= 0), fill=False)
+        alpha = np.where(committed, np.float32(TINT_ALPHA / 255), alpha)
+        tint = _layout(_cells_to_pixels(confidence_colors(confidence)), fill=0)
+        cover = np.where(committed[..., None], tint.astype(np.float32), cover)
+    out = grid + (cover - grid) * alpha[..., None]
+    return out.round().astype(np.uint8)
 
 
 def token_grid_toggle(parent, canvases, settings=None) -> QAction:
@@ -158,69 +193,78 @@ class TokenCanvas(Canvas):
         super().clear(message)
 
     def _panels(self) -> int:
-        """1: the images; 2: the images and their codes beside them."""
-        return 2 if self._show_codes and self._tokens is not None and self._frames is not None \
-            and len(self._tokens) == len(self._frames) else 1
+        """0: no token grid (a plain canvas); 1: over the images; 2: and the codes beside them."""
+        if self._tokens is None or self._frames is None or len(self._tokens) != len(self._frames):
+            return 0
+        return 2 if self._show_codes else 1
 
     # --- painting ------------------------------------------------------------------------
     def _qimage(self) -> QImage | None:
-        if self._image is None and self._frames is not None and self._panels() == 2:
+        if self._image is None and self._frames is not None and self._panels():
             mask, style = self.overlay()
-            left = compose(self._frames, None, mask if style == TINT else None)
-            right = compose_codes(self._tokens)
-            gap = np.full((left.shape[0], SEP, 3), 18, np.uint8)
-            rgb = np.ascontiguousarray(np.concatenate([left, gap, right], axis=1))
+            rgb = shade(compose(self._frames, None, mask if style == TINT else None), self._tokens,
+                        self._confidence)
+            if self._panels() == 2:
+                gap = np.full((rgb.shape[0], SEP, 3), 18, np.uint8)
+                rgb = np.concatenate([rgb, gap, compose_codes(self._tokens)], axis=1)
+            rgb = np.ascontiguousarray(rgb)
             h, w, _ = rgb.shape
             self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
         return super()._qimage()
 
+    def _cell_edges(self, target: QRectF, panel: int) -> tuple[np.ndarray, np.ndarray]:
+        """Screen x edges (B, w + 1) and y edges (B, h + 1) of every image's token cells."""
+        h, w = self._tokens.shape[1:] if self._tokens is not None else (7, 7)
+        B = len(self._frames)
+        rows, cols = grid_shape(B)
+        px = target.height() / (rows * (SIZE + GAP) - GAP)  # screen pixels per image pixel
+        r, c = np.divmod(np.arange(B), cols)
+        x0 = panel * (cols * (SIZE + GAP) - GAP + SEP) + c * (SIZE + GAP)  # image pixels
+        xs = target.left() + (x0[:, None] + np.arange(w + 1) * SIZE // w) * px
+        ys = target.top() + (r[:, None] * (SIZE + GAP) + np.arange(h + 1) * SIZE // h) * px
+        return xs, ys
+
     def cell_rect(self, target: QRectF, i: int, ty: int, tx: int, panel: int = 0) -> QRectF:
         """Screen rectangle of token (ty, tx) of image i, on the images (panel 0) or the codes."""
-        h, w = self._tokens.shape[1:] if self._tokens is not None else (7, 7)
-        rows, cols = grid_shape(len(self._frames))
-        px = target.height() / (rows * (SIZE + GAP) - GAP)  # screen pixels per image pixel
-        r, c = divmod(i, cols)
-        x0 = target.left() + (panel * (cols * (SIZE + GAP) - GAP + SEP) + c * (SIZE + GAP)) * px
-        y0 = target.top() + r * (SIZE + GAP) * px
-        x1, x2 = x0 + tx * SIZE // w * px, x0 + (tx + 1) * SIZE // w * px
-        y1, y2 = y0 + ty * SIZE // h * px, y0 + (ty + 1) * SIZE // h * px
-        return QRectF(x1, y1, x2 - x1, y2 - y1)
+        xs, ys = self._cell_edges(target, panel)
+        return QRectF(xs[i, tx], ys[i, ty], xs[i, tx + 1] - xs[i, tx], ys[i, ty + 1] - ys[i, ty])
+
+    def _rects(self, target: QRectF, panel: int, cells) -> list[QRectF]:
+        """Screen rectangles of the cells (i, ty, tx) given as three index arrays."""
+        xs, ys = self._cell_edges(target, panel)
+        i, ty, tx = (np.asarray(a) for a in cells)
+        x1, x2, y1, y2 = xs[i, tx], xs[i, tx + 1], ys[i, ty], ys[i, ty + 1]
+        return [QRectF(*v) for v in zip(x1.tolist(), y1.tolist(), (x2 - x1).tolist(),
+                                         (y2 - y1).tolist())]
 
     def paintEvent(self, event) -> None:
-        super().paintEvent(event)
-        if self._tokens is None or self._frames is None or len(self._tokens) != len(self._frames):
-            return
+        super().paintEvent(event)  # the images, dimmed and tinted by `shade`, and their codes
+        panels = self._panels()
         target = self.image_rect()
-        if target.isEmpty():
+        if not panels or target.isEmpty():
             return
         p = QPainter(self)
-        B, h, w = self._tokens.shape
-        conf = None if self._confidence is None else confidence_colors(self._confidence)
-        hatch = QBrush(HATCH, Qt.BrushStyle.BDiagPattern)
+        pending = np.nonzero(self._tokens < 0)
         grid_pen = QPen(GRID_LINE)
         grid_pen.setWidthF(1.0)
-        for panel in range(self._panels()):
-            for i in range(B):
-                for ty in range(h):
-                    for tx in range(w):
-                        rect = self.cell_rect(target, i, ty, tx, panel)
-                        if self._tokens[i, ty, tx] < 0:  # pending / masked
-                            if panel == 0:
-                                p.fillRect(rect, PENDING_FILL)
-                            p.fillRect(rect, hatch)
-                        elif conf is not None and panel == 0:
-                            p.fillRect(rect, QColor(*conf[i, ty, tx].tolist(), TINT_ALPHA))
-                p.setPen(grid_pen)
-                p.setBrush(Qt.BrushStyle.NoBrush)
-                p.drawRects([self.cell_rect(target, i, ty, tx, panel)
-                             for ty in range(h) for tx in range(w)])
+        for panel in range(panels):
+            if len(pending[0]):  # hatching: one path, one fill
+                path = QPainterPath()
+                for r in self._rects(target, panel, pending):
+                    path.addRect(r)
+                p.fillPath(path, QBrush(HATCH, Qt.BrushStyle.BDiagPattern))
+            xs, ys = self._cell_edges(target, panel)  # grid lines: whole rows and columns per image
+            lines = [QLineF(x, y[0], x, y[-1]) for x, y in zip(xs.tolist(), ys.tolist()) for x in x]
+            lines += [QLineF(x[0], y, x[-1], y) for x, y in zip(xs.tolist(), ys.tolist()) for y in y]
+            p.setPen(grid_pen)
+            p.drawLines(lines)
         if self._fresh is not None and self._fresh.any() and self.marker_color is not None:
             pen = QPen(self.marker_color)
             pen.setWidthF(max(1.5, target.height() / 200))
             p.setPen(pen)
-            for panel in range(self._panels()):
-                p.drawRects([self.cell_rect(target, i, ty, tx, panel)
-                             for i, ty, tx in zip(*np.nonzero(self._fresh))])
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            for panel in range(panels):
+                p.drawRects(self._rects(target, panel, np.nonzero(self._fresh)))
         if self._outline and self._overlay_visible and self._overlay_style != TINT:
             self._paint_outline(p, target)  # the inpainting hole stays visible over the hatching
         p.end()
