@@ -332,6 +332,17 @@ def test_timeline_replays_a_token_run_by_tokens_not_pixels(qtbot, window):
     assert np.array_equal(tokens[tokens >= 0], final[tokens >= 0])
 
 
+def test_timeline_shows_maskgit_codes_only_on_its_finished_images(qtbot, window):
+    choose(window.controls.sampler_combo["ar"], "maskgit")
+    run_ar(qtbot, window)
+    c, slider = window.canvases["ar"], window.timeline.slider
+    slider.setValue(slider.maximum() // 3)
+    assert c.tokens()[0] is None and c._position is None  # its order of commits is not kept
+    slider.setValue(slider.maximum())
+    final = window.current_results()["ar"]["result"]
+    assert np.array_equal(c.tokens()[0], final.extra["codes"]) and np.array_equal(c.frames(), final.images)
+
+
 @pytest.mark.parametrize("sampler", ["tokens", "maskgit"])
 def test_inpainting_with_a_token_sampler_from_the_mask_editor(qtbot, window, sampler):
     choose(window.controls.sampler_combo["ar"], sampler)

@@ -52,6 +52,7 @@ class SideView(QWidget):
         self.canvas = TokenCanvas(NAMES[f], QColor("#ff3b5c")) if f == "ar" else Canvas(NAMES[f])
         self._codes: np.ndarray | None = None  # the last token run's final codes (timeline replay)
         self._token_kind = ""  # "raster" | "masked" during and after a token run
+        self._final: np.ndarray | None = None  # that run's finished images
         self.canvas.setObjectName(f"{f}Canvas")
         self.canvas.setToolTip(TOOLTIPS[f])
         self.progress = QProgressBar()
@@ -94,20 +95,21 @@ class SideView(QWidget):
             self._show_legend("raster" if confidence is None else "masked")
         elif self._token_kind:  # a token run replayed by the timeline: its frames carry no tokens
             self.canvas.set_frames(frames, None)
-            self.canvas.set_tokens(self._replayed_codes(position))
+            self.canvas.set_tokens(self._replayed_codes(frames, position))
         else:
             self.canvas.set_tokens(None)
             self.canvas.set_frames(frames, position)
 
-    def _replayed_codes(self, position):
-        """Raster token AR at token `position` (None: the end) made the final codes up to it;
-        MaskGIT's order is not kept, so its grid shows only at the end."""
+    def _replayed_codes(self, frames, position):
+        """Raster token AR at token `position` (None: the end) had made the final codes up to it;
+        MaskGIT's order is not kept, so its grid shows only on the finished images."""
         if self._codes is None:
             return None
+        if self._token_kind != "raster":
+            done = self._final is not None and np.array_equal(frames, self._final)
+            return self._codes if done else None
         if position is None:
             return self._codes
-        if self._token_kind != "raster":
-            return None
         done = np.arange(self._codes[0].size).reshape(self._codes.shape[1:]) <= position
         return np.where(done, self._codes, -1)
 
@@ -140,7 +142,7 @@ class SideView(QWidget):
         self.canvas.set_frames(r.images, None)
         codes = r.extra.get("tokens", r.extra.get("codes")) if r.extra else None
         if codes is not None and self.family == "ar":  # a token run: its finished grid
-            self._codes = np.asarray(codes)
+            self._codes, self._final = np.asarray(codes), r.images
             _, conf = self.canvas.tokens()
             self.canvas.set_tokens(self._codes, conf if conf is not None and conf.shape ==
                                    self._codes.shape else None)
