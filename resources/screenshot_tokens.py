@@ -7,11 +7,11 @@ class, seed 3), both sides generating, the AR side on a token sampler.
 
 tokens: raster token AR at step STEP["tokens"] of 49 (resources/screenshot-tokens.png);
 maskgit: MaskGIT at step STEP["maskgit"] of 10 with its confidence overlay (screenshot-maskgit.png);
-token-grid: MaskGIT mid-run with "Show token grid" (Ctrl+T) on: the codes as colours beside the
-images (screenshot-token-grid.png). The window is drawn at exactly that step (the AR side's event
-handler draws and grabs it). Needs a real X server (Xvfb) so fonts and the screen size are those
-a user sees; settings go to a temporary file, never the user's. An optional second argument is
-the output path.
+token-grid: raster token AR at step 38 of 49 with "Show token grid" (Ctrl+T) on: the codes as
+colours beside the images (screenshot-token-grid.png). The window is drawn at exactly that step
+(the AR side's event handler draws and grabs it). Needs a real X server (Xvfb) so fonts and the
+screen size are those a user sees; settings go to a temporary file, never the user's. An optional
+second argument is the output path.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 1280, 800
-STEP = {"tokens": 27, "maskgit": 4, "token-grid": 5}
+STEP = {"tokens": 27, "maskgit": 4, "token-grid": 38}
 OUT = {"tokens": "screenshot-tokens.png", "maskgit": "screenshot-maskgit.png",
        "token-grid": "screenshot-token-grid.png"}
 
@@ -43,7 +43,7 @@ def main(kind: str, out: Path) -> int:
     c.seed_spin.setValue(3)
     c.batch_spin.setValue(4)
     c.sampler_combo["ar"].setCurrentIndex(c.sampler_combo["ar"].findData(
-        "tokens" if kind == "tokens" else "maskgit"))
+        "maskgit" if kind == "maskgit" else "tokens"))
     win.menus.token_grid_action.setChecked(kind == "token-grid")
     win.move(0, 0)
     win.show()

@@ -220,8 +220,8 @@ def test_palette_is_fixed_by_code_index_and_confidence_ramp_runs_red_to_green():
     assert len({tuple(x) for x in colours}) > 900  # nearly all codes look different
     assert (np.abs(colours[1:].astype(int) - colours[:-1]).sum(1) > 60).all()  # neighbours differ
     assert tuple(code_colors([-1])[0]) == (30, 30, 38)
-    red, green = confidence_colors([0.0, 1.0])
-    assert red[0] > red[1] and green[1] > green[0]
+    red, yellow, green = confidence_colors([0.0, 0.03, 1.0])  # a log scale: 0.03 is halfway
+    assert red[0] > red[1] + 100 and green[1] > green[0] + 100 and min(yellow[:2]) > 190
     grid = compose_codes(np.arange(2 * 49).reshape(2, 7, 7))
     assert grid.shape == (28, 57, 3) and tuple(grid[0, 0]) == tuple(code_colors([0])[0])
     assert tuple(grid[27, 29 + 27]) == tuple(code_colors([97])[0])
@@ -304,7 +304,7 @@ def test_maskgit_confidence_overlay_is_present_mid_run(qtbot, window):
     c = window.canvases["ar"]
     i, ty, tx = np.argwhere(tokens < 0)[0]
     assert cell_mean(c, img, i, ty, tx).max() < 130  # masked: hatched
-    assert "confidence" in window.views["ar"].legend.text()
+    assert "probability" in window.views["ar"].legend.text()
 
 
 def test_tokens_appear_one_by_one_mid_run(qtbot, window):

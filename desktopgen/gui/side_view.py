@@ -22,8 +22,8 @@ TOOLTIPS = {
 LEGENDS = {  # under the AR canvas during a token run: how to read the grid over the images
     "raster": "Token grid: one token per step in raster order · hatched = not generated yet · "
               "red box = this step's token · Ctrl+T: codes as colours",
-    "masked": "Token grid: hatched = still masked · tint = confidence when committed (red unsure, "
-              "green sure) · red boxes = committed this step · Ctrl+T: codes as colours",
+    "masked": "Token grid: hatched = masked (the model's guess, dimmed) · tint = probability of the "
+              "committed code (red 0.001, yellow 0.03, green 1) · red boxes = committed this step",
 }
 
 
@@ -89,13 +89,16 @@ class SideView(QWidget):
         if self.family == "diffusion":
             self.canvas.set_frames(clean if view == "clean" and clean is not None else frames)
         elif tokens is not None:
-            if frames is not None:
-                self.canvas.set_frames(frames, None)
+            masked = confidence is not None  # MaskGIT: its current guess, dimmed where still masked
+            shown = clean if masked and clean is not None else frames
+            if shown is not None:
+                self.canvas.set_frames(shown, None)
             self.canvas.set_tokens(tokens, confidence, position)
-            self._show_legend("raster" if confidence is None else "masked")
+            self._show_legend("masked" if masked else "raster")
         elif self._token_kind:  # a token run replayed by the timeline: its frames carry no tokens
-            self.canvas.set_frames(frames, None)
-            self.canvas.set_tokens(self._replayed_codes(frames, position))
+            shown = clean if self._token_kind == "masked" and clean is not None else frames
+            self.canvas.set_frames(shown, None)
+            self.canvas.set_tokens(self._replayed_codes(shown, position))
         else:
             self.canvas.set_tokens(None)
             self.canvas.set_frames(frames, position)

@@ -3,8 +3,8 @@
 Raster token AR fills the grid one token per step; MaskGIT commits a group per step and leaves
 the least confident masked. Over the decoded image, every token cell is outlined; a pending
 (masked) cell is dimmed and hatched; a committed cell is tinted by its confidence when the
-sampler gives one (MaskGIT: red unsure, yellow, green sure); the cells that changed at the last
-step are boxed in the marker colour. The "Show token grid" toggle (Ctrl+T) puts the codes
+sampler gives one (MaskGIT: red unsure, yellow, green sure, on a log scale); the cells that
+changed at the last step are boxed in the marker colour. The "Show token grid" toggle (Ctrl+T) puts the codes
 themselves beside the decoded image, one fixed colour per code index: what AR actually writes.
 
 Pure numpy helpers (`code_colors`, `compose_codes`, `confidence_colors`) and `TokenCanvas`, a
@@ -36,6 +36,7 @@ PENDING_FILL = QColor(14, 14, 20, 150)  # dims a pending cell over the decoded i
 HATCH = QColor(120, 120, 150, 170)
 GRID_LINE = QColor(255, 255, 255, 38)
 TINT_ALPHA = 95  # confidence tint over a committed cell (0-255)
+LOG_FLOOR = 1e-3  # confidences at or below it get the reddest tint
 
 
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -61,8 +62,12 @@ def code_colors(codes) -> np.ndarray:
 
 
 def confidence_colors(conf) -> np.ndarray:
-    """Confidence in [0, 1] -> (..., 3) uint8 on a red (unsure) - yellow - green (sure) ramp."""
-    c = np.clip(np.nan_to_num(np.asarray(conf, np.float64)), 0, 1)[..., None]
+    """Confidence (a probability) -> (..., 3) uint8 on a red (unsure) - yellow - green (sure) ramp,
+    on a log scale: 0.001 and below red, 0.03 yellow, 1 green. A code among 1000 is rarely
+    sampled with p > 0.3 (the shipped MaskGIT commits codes at p ~ 0.005 to 0.3), so a linear
+    ramp would paint every cell red."""
+    p = np.clip(np.nan_to_num(np.asarray(conf, np.float64)), LOG_FLOOR, 1)
+    c = ((np.log10(p) - np.log10(LOG_FLOOR)) / -np.log10(LOG_FLOOR))[..., None]  # 0..1
     red, yellow, green = (np.array(x, np.float64) for x in ((235, 70, 60), (240, 205, 60),
                                                             (70, 205, 110)))
     low = red + (yellow - red) * np.clip(2 * c, 0, 1)
@@ -263,8 +268,7 @@ class TokenCanvas(Canvas):
             pen.setWidthF(max(1.5, target.height() / 200))
             p.setPen(pen)
             p.setBrush(Qt.BrushStyle.NoBrush)
-            for panel in range(panels):
-                p.drawRects(self._rects(target, panel, np.nonzero(self._fresh)))
+            p.drawRects(self._rects(target, 0, np.nonzero(self._fresh)))  # on the images only
         if self._outline and self._overlay_visible and self._overlay_style != TINT:
             self._paint_outline(p, target)  # the inpainting hole stays visible over the hatching
         p.end()
