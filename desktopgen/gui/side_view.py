@@ -22,8 +22,8 @@ TOOLTIPS = {
 LEGENDS = {  # under the AR canvas during a token run: how to read the grid over the images
     "raster": "Token grid: one token per step in raster order · hatched = not generated yet · "
               "red box = this step's token · Ctrl+T: codes as colours",
-    "masked": "Token grid: hatched = masked (the model's guess, dimmed) · tint = probability of the "
-              "committed code (red 0.001, yellow 0.03, green 1) · red boxes = committed this step",
+    "masked": "Hatched = masked (the model's guess, dimmed) · tint = the committed code's "
+              "probability (red 0.001, yellow 0.03, green 1) · red boxes = this step's commits",
 }
 
 
