@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 from desktopgen import nets
 from desktopgen.core import checkpoints, samplers
 from desktopgen.gui.app import create_window
+from desktopgen.gui.canvas import OUTLINE
 from desktopgen.gui.controls import ControlPanel
 from desktopgen.gui.settings import TOKEN_GRID_KEY
 from desktopgen.gui.token_overlay import (
@@ -211,6 +212,18 @@ def test_maskgit_confidence_tints_committed_cells_and_hatches_masked_ones(qtbot)
     tokens2[0, 3, 3] = 7
     c.set_tokens(tokens2, conf)
     assert c._fresh[0, 3, 3] and c._fresh.sum() == 1
+
+
+def test_an_inpainting_jobs_known_tokens_are_not_tinted(qtbot):
+    c = make_canvas(qtbot)
+    hole = np.zeros((28, 28), np.uint8)
+    hole[:, 14:] = 1  # touches token columns 3 to 6
+    c.set_overlay(hole, OUTLINE)
+    c.set_tokens(np.zeros((1, 7, 7), int), np.full((1, 7, 7), 1e-3, np.float32))
+    img = c.grab().toImage()
+    assert np.allclose(cell_centre(c, img, 0, 2, 1), (200, 200, 200))  # kept: exactly the source
+    tinted = cell_centre(c, img, 0, 2, 3)
+    assert tinted[0] > tinted[1] + 20  # in the hole: red, unsure
 
 
 def test_palette_is_fixed_by_code_index_and_confidence_ramp_runs_red_to_green():

@@ -101,13 +101,15 @@ def compose_codes(tokens) -> np.ndarray:
 
 def shade(grid: np.ndarray, tokens, confidence=None) -> np.ndarray:
     """The composed images `grid` (H, W, 3) uint8 with each pending token's pixels dimmed and,
-    with `confidence`, each committed token's pixels tinted by it (TINT_ALPHA)."""
+    with `confidence`, each committed token's pixels tinted by it (TINT_ALPHA); a NaN confidence
+    leaves its token untinted (an inpainting job's known tokens)."""
     tokens = np.asarray(tokens)
     alpha = _layout(_cells_to_pixels(np.where(tokens < 0, PENDING_FILL.alphaF(), 0.0)
                                      .astype(np.float32)), fill=0.0)  # (H, W): how much to cover
     cover = np.broadcast_to(np.array(PENDING_FILL.getRgb()[:3], np.float32), grid.shape)
     if confidence is not None:
-        committed = _layout(_cells_to_pixels(tokens >= 0), fill=False)
+        tinted = (tokens >= 0) & np.isfinite(np.asarray(confidence, np.float32).reshape(tokens.shape))
+        committed = _layout(_cells_to_pixels(tinted), fill=False)
         alpha = np.where(committed, np.float32(TINT_ALPHA / 255), alpha)
         tint = _layout(_cells_to_pixels(confidence_colors(confidence)), fill=0)
         cover = np.where(committed[..., None], tint.astype(np.float32), cover)
@@ -208,7 +210,7 @@ class TokenCanvas(Canvas):
         if self._image is None and self._frames is not None and self._panels():
             mask, style = self.overlay()
             rgb = shade(compose(self._frames, None, mask if style == TINT else None), self._tokens,
-                        self._confidence)
+                        self._shown_confidence())
             if self._panels() == 2:
                 gap = np.full((rgb.shape[0], SEP, 3), 18, np.uint8)
                 rgb = np.concatenate([rgb, gap, compose_codes(self._tokens)], axis=1)
@@ -216,6 +218,18 @@ class TokenCanvas(Canvas):
             h, w, _ = rgb.shape
             self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
         return super()._qimage()
+
+    def _shown_confidence(self) -> np.ndarray | None:
+        """The confidences to tint by: none (NaN) on the tokens an inpainting job kept (their 4x4
+        patch is outside the outlined hole), whose pixels stay exactly the source's."""
+        conf, hole = self._confidence, self._overlay
+        if conf is None or hole is None or self._overlay_style == TINT:
+            return conf
+        h, w = conf.shape[1:]
+        touched = np.zeros((h, w), bool)
+        ys, xs = np.nonzero(hole)
+        touched[ys * h // SIZE, xs * w // SIZE] = True
+        return np.where(touched, conf, np.nan)
 
     def _cell_edges(self, target: QRectF, panel: int) -> tuple[np.ndarray, np.ndarray]:
         """Screen x edges (B, w + 1) and y edges (B, h + 1) of every image's token cells."""
