@@ -192,7 +192,7 @@ class Canvas(QWidget):
     def _paint_outline(self, p: QPainter, target: QRectF) -> None:
         """The hole's border on every tile, drawn between pixels so that none is covered."""
         rows, cols = grid_shape(len(self._frames))
-        px = target.width() / (cols * (SIZE + GAP) - GAP)
+        px = target.height() / (rows * (SIZE + GAP) - GAP)  # a token canvas may add a panel beside
         pen = QPen(OUTLINE_COLOR)
         pen.setWidthF(max(1.0, min(2.0, px * 0.2)))
         p.setPen(pen)
@@ -208,7 +208,7 @@ class Canvas(QWidget):
         if pos is None or not 0 <= pos < SIZE * SIZE:
             return
         rows, cols = grid_shape(len(self._frames))
-        px = target.width() / (cols * (SIZE + GAP) - GAP)  # screen pixels per image pixel
+        px = target.height() / (rows * (SIZE + GAP) - GAP)  # screen pixels per image pixel
         y, x = divmod(pos, SIZE)
         pen = QPen(self.marker_color)
         pen.setWidthF(max(1.5, px * 0.25))

@@ -343,17 +343,25 @@ class ControlPanel(QScrollArea):
         spec = self.sampler(f)
         self.sampler_combo[f].setToolTip(spec.help)
         steps, lo, hi = self.steps_spin[f], int(spec.steps_range.lo), int(spec.steps_range.hi)
+        was_fixed = not steps.isEnabled()  # e.g. pixel AR's 784: no user's choice to keep
         steps.setRange(lo, hi)
         steps.setEnabled(lo != hi)
         steps.setToolTip(f"Fixed by the model: {hi} steps." if lo == hi else
                          f"Denoising steps ({lo} to {hi}): more steps, finer images, more time.")
         guidance = self.guidance_spin[f]
         guidance.setRange(spec.guidance_range.lo, spec.guidance_range.hi)
-        if reset:
+        if reset or was_fixed:
             steps.setValue(spec.steps or hi)
+        if reset:
             guidance.setValue(spec.guidance)
         if f == "ar":
             self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
+            unit = "pixel" if spec.model_kind == "pixel-ar" else "token"  # what one choice picks
+            self.temperature_spin.setToolTip(f"Randomness of each {unit}: below 1 plays safe, above "
+                                             "1 takes more chances.")
+            self.topk_spin.setToolTip("Only pick among the k likeliest intensities for each pixel "
+                                      "(off = all 256)." if unit == "pixel" else "Only pick among the "
+                                      "k likeliest codes for each token (off = all of them).")
             if reset:
                 self.temperature_spin.setValue(spec.temperature)
                 self.topk_spin.setValue(spec.top_k)

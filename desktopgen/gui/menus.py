@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktopgen.gui.canvas import overlay_toggle
 from desktopgen.gui.theme import FAMILIES, NAMES
+from desktopgen.gui.token_overlay import token_grid_toggle
 
 
 class Menus(QObject):
@@ -26,6 +27,7 @@ class Menus(QObject):
 
     def __init__(self, window, canvases=()):
         super().__init__(window)
+        canvases = list(canvases)
 
         def action(text, signal, shortcuts=(), tip=""):
             a = QAction(text, window)
@@ -69,6 +71,10 @@ class Menus(QObject):
         self.mask_overlay_action = overlay_toggle(window, canvases)  # Ctrl+M: show/hide the hole
         im.addAction(self.mask_overlay_action)
         window.addAction(self.mask_overlay_action)
+        # Ctrl+T: the AR canvas shows the token codes beside the images (kept in the settings)
+        self.token_grid_action = token_grid_toggle(window, canvases, getattr(window, "settings", None))
+        im.addAction(self.token_grid_action)
+        window.addAction(self.token_grid_action)
         self.send_actions = {}
         for f in FAMILIES:
             a = QAction(f"Send {NAMES[f].lower()} result (sample 1) to inpainting", window)

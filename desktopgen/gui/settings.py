@@ -6,6 +6,7 @@ import os
 
 ORG, APP = "DesktopGen", "DesktopGen"
 SETTINGS_ENV = "DESKTOPGEN_SETTINGS"  # an .ini path: tests and benchmarks never touch the user's
+TOKEN_GRID_KEY = "view/token_grid"  # the AR canvas shows the token codes beside the images
 
 
 def make_settings():

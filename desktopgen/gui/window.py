@@ -301,9 +301,11 @@ class MainWindow(QMainWindow):
             s.dirty = False
             ev = s.latest
             if ev is not None and s.running:
-                self.views[f].show_frames(ev.preview, ev.preview_clean, ev.position, view)
+                self.views[f].show_frames(ev.preview, ev.preview_clean, ev.position, view,
+                                          ev.tokens, ev.confidence)
                 if f == "ar" and self._editor is not None and s.request is not None and s.request.mask:
-                    self._editor.set_ar_position(ev.position)  # what the AR model can see now
+                    pixel = ev.position if ev.tokens is None else -1  # token samplers: no pixel index
+                    self._editor.set_ar_position(pixel)  # what the AR model can see now
             tr = s.trace
             if tr is not None and tr.steps and s.running:
                 self.views[f].show_progress(tr.steps[-1], tr.total, tr.elapsed[-1])
