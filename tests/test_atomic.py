@@ -109,3 +109,12 @@ def test_sigterm_while_writing_leaves_no_temp_file(tmp_path):
     assert proc.wait(timeout=20) == 128 + signal.SIGTERM
     time.sleep(0.05)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_missing_folder_is_a_write_error_naming_the_path(tmp_path):
+    from desktopgen.core.atomic import WriteError, write_text
+
+    target = tmp_path / "no-such-folder" / "x.txt"
+    with pytest.raises(WriteError) as info:
+        write_text(target, "hello")
+    assert str(target) in str(info.value) and info.value.errno is not None

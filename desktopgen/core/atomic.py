@@ -56,7 +56,7 @@ def new_temp(path, suffix: str | None = None) -> Path:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
                                    suffix=path.suffix if suffix is None else suffix)
     except OSError as e:
-        raise WriteError(f"cannot write {path}: {_why(e)}") from e
+        raise WriteError(e.errno, f"cannot write {path}: {_why(e)}") from e
     os.close(fd)
     with _LOCK:
         _LIVE.add(tmp)
