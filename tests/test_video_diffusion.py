@@ -64,6 +64,16 @@ def test_any_number_of_frames(frames):
     assert v.shape == x.shape and torch.isfinite(v).all()
 
 
+@pytest.mark.parametrize("batch", [3, 6, 18])
+def test_a_clip_does_not_depend_on_the_rest_of_the_batch(batch):
+    m = _tiny()
+    x, y = torch.randn(batch, 3, 48, 48), torch.arange(batch) % 11
+    t = torch.rand(batch) * 999
+    with torch.no_grad():
+        whole, last = m(x, t, y), m(x[-2:], t[-2:], y[-2:])
+    assert torch.equal(whole[-2:], last)  # bit for bit
+
+
 def test_frames_see_each_other_and_their_order():
     m = _tiny()
     x = torch.randn(1, 4, 48, 48)

@@ -94,17 +94,35 @@ class FrameAttention(nn.Module):
         return x + h
 
 
+def rowwise_linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """layer(x) for a few rows, computed row by row: a matrix product's rows may depend on how
+    many rows it has (BLAS picks kernels by shape), and sample i must not depend on the batch."""
+    return (x[:, None, :] * layer.weight).sum(-1) + layer.bias
+
+
+class FrameResBlock(ResBlock):
+    """The U-Net's ResBlock on frames (B*T, C, H, W), its FiLM made once per clip (B rows)."""
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, frames: int) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        film = rowwise_linear(self.emb, F.silu(emb)).repeat_interleave(frames, dim=0)
+        scale, shift = film[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.drop(F.silu(h)))
+        return self.skip(x) + h
+
+
 class Block(nn.Module):
     """One residual block of the U-Net: spatial ResBlock, temporal conv, maybe attention."""
 
     def __init__(self, cin: int, cout: int, emb_dim: int, c: VideoUNetConfig, attn: str = ""):
         super().__init__()
-        self.res = ResBlock(cin, cout, emb_dim, c.dropout)
+        self.res = FrameResBlock(cin, cout, emb_dim, c.dropout)
         self.time = TemporalConv(cout)
         self.attn = FrameAttention(cout, c.head_dim, attn == "spacetime") if attn else None
 
     def forward(self, h: torch.Tensor, emb: torch.Tensor, frames: int) -> torch.Tensor:
-        h = self.time(self.res(h, emb), frames)
+        h = self.time(self.res(h, emb, frames), frames)
         return self.attn(h, frames) if self.attn is not None else h
 
 
@@ -154,8 +172,7 @@ class VideoUNet(nn.Module):
             cond = cond.repeat(B // len(cond), 1, 1, 1, 1)
         h = torch.cat([x[:, None], cond.to(x.dtype)], dim=1)  # (B, 3, T, H, W)
         h = self.stem(h.transpose(1, 2).reshape(B * T, -1, H, W))  # per frame: (B*T, ch, H, W)
-        emb = self.embed(t) + self.class_emb(y)
-        emb = emb.repeat_interleave(T, dim=0)  # (B*T, emb_dim): the same for every frame
+        emb = self.embed(t) + self.class_emb(y)  # (B, emb_dim): one per clip, for all its frames
         skips, blocks = [h], iter(self.down)
         for level in range(len(self.config.mults)):
             for _ in range(self.config.blocks):
@@ -175,13 +192,10 @@ class VideoUNet(nn.Module):
         return self.out(h).view(B, T, H, W)
 
     def embed(self, t: torch.Tensor) -> torch.Tensor:
-        """(B, 4 * channels) timestep embedding, row by row: a matrix product's result may depend
-        on how many rows it has (BLAS picks kernels by shape), and sample i must not depend on
-        the batch size."""
+        """(B, 4 * channels) timestep embedding (row by row: see `rowwise_linear`)."""
         h = timestep_embedding(t, self.config.channels)
         for layer in self.time_mlp:
-            linear = isinstance(layer, nn.Linear)
-            h = (h[:, None, :] * layer.weight).sum(-1) + layer.bias if linear else layer(h)
+            h = rowwise_linear(layer, h) if isinstance(layer, nn.Linear) else layer(h)
         return h
 
     def conditioned(self, known: torch.Tensor, mask: torch.Tensor) -> Conditioned:
