@@ -68,7 +68,7 @@ class ModeSwitch:
             w = self.window
             from desktopgen.gui.video_view import VideoMode
 
-            self.video = VideoMode(w.settings, w.device)
+            self.video = VideoMode(w.settings, w.device, w.runner)
             self.stack.addWidget(self.video)
         self.mode = mode
         self.actions[mode].setChecked(True)

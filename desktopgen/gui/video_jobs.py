@@ -21,7 +21,8 @@ from desktopgen.gui.workers import Job, JobCancelled, JobDone, JobEvent
 
 MODULES = {"diffusion": "desktopgen.sampling.video_diffusion", "ar": "desktopgen.sampling.video_ar"}
 CLASSIFIER = "fmnist-classifier"
-DRIFT_EVERY_S = 0.5  # seconds between live drift figures (each costs a classifier pass)
+DRIFT_EVERY_S = 0.5  # seconds at least between live drift figures
+DRIFT_SHARE = 3.0  # and at least this many times the last one's cost: the sampling keeps >= 3/4
 PREVIEW_EVERY = {"diffusion": 1, "ar": 48}  # AR: a preview every 4 of the 12 token rows
 
 
@@ -55,8 +56,9 @@ class DriftMeter:
     """drift() of the frames made so far, at most every DRIFT_EVERY_S seconds. Without the drift
     module or the classifier it stays silent (`error` says why) and the video still runs."""
 
-    def __init__(self, worker, device, labels):
-        self.labels, self.device, self.error, self._last = np.asarray(labels), device, "", -1e9
+    def __init__(self, worker, device, labels, same_frames: bool = False):
+        self.same_frames, self._made = same_frames, 0  # same_frames: frames made never change (AR)
+        self.labels, self.device, self.error, self._next = np.asarray(labels), device, "", 0.0
         self.classifier = self.fn = None
         try:
             self.fn = importlib.import_module("desktopgen.metrics.drift").drift
@@ -66,14 +68,17 @@ class DriftMeter:
 
     def __call__(self, videos: np.ndarray | None, made: int, final: bool = False) -> dict | None:
         now = time.perf_counter()
-        if self.fn is None or videos is None or made < 1 or (not final and now - self._last < DRIFT_EVERY_S):
+        if self.fn is None or videos is None or made < 1 or (not final and (
+                now < self._next or (self.same_frames and made == self._made))):
             return None
-        self._last = now
+        self._made = made
         try:
             d = self.fn(np.ascontiguousarray(videos[:, :made]), self.labels, self.classifier, self.device)
         except Exception as e:  # noqa: BLE001
             self.fn, self.error = None, f"no drift figures: {type(e).__name__}: {str(e)[:160]}"
             return None
+        cost = time.perf_counter() - now  # the motion fit is costly on a CPU: at most ~1/4 of the time
+        self._next = now + cost + max(DRIFT_EVERY_S, DRIFT_SHARE * cost)
         return {"frames": made, **d}
 
 
@@ -108,7 +113,7 @@ def run_video_job(worker, job: Job) -> None:
     device = worker._setup(job.device)
     mod, (model, card) = _video_model(worker, worker.family, job.request.model)
     req = job.request.with_(model=card["name"], model_sha256=card.get("sha256", ""))
-    meter = DriftMeter(worker, device, req.labels())
+    meter = DriftMeter(worker, device, req.labels(), same_frames=worker.family == "ar")
     gen = mod.sample_video(model, req, frames=job.frames, device=device,
                            preview_every=PREVIEW_EVERY[worker.family])
     result, last = None, None

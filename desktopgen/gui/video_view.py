@@ -156,10 +156,10 @@ class VideoSide(QGroupBox):
                                                 w + 1, h + 1))
         self.frame_label.setText(f"frame {t + 1} / {c.shape[1]}" + ("  (looping)" if self.looping else ""))
 
-    def progress(self, step: int, total: int, elapsed: float) -> None:
+    def progress(self, step: int, total: int, elapsed: float, note: str = "") -> None:
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(step)
-        self.bar.setFormat(f"step {step} / {total} · {elapsed:.1f} s")
+        self.bar.setFormat(f"step {step} / {total} · {elapsed:.1f} s" + (f" · {note}" if note else ""))
 
 
 class VideoMode(QWidget):
@@ -167,8 +167,10 @@ class VideoMode(QWidget):
 
     finished = Signal()  # all sides idle after a run
 
-    def __init__(self, settings: QSettings, device: str = "auto", parent=None):
+    def __init__(self, settings: QSettings, device: str = "auto", image_runner=None, parent=None):
         super().__init__(parent)
+        self.image_runner = image_runner  # its workers import the engine: ours wait for them
+        self._pending = None  # (requests, frames) waiting for that
         from desktopgen.gui.drift_plot import DriftPlot  # pyqtgraph: only when video mode opens
         from desktopgen.gui.video_jobs import VideoRunner
 
@@ -268,11 +270,16 @@ class VideoMode(QWidget):
         return box
 
     def reload_models(self) -> None:
-        """Fill each side's model combo with the video models of its kind found in models/."""
-        infos = checkpoints.scan_models()
+        """Fill each side's model combo with the video models of its kind found in models/ (a bad
+        folder is listed too: Generate says what is wrong with it)."""
+        try:  # config.json only: scan_models() imports torch, which the workers may be importing
+            folders = sorted(p for p in checkpoints.models_dir().iterdir() if p.is_dir())
+        except OSError:
+            folders = []
+        kinds = {p.name: checkpoints.model_kind(str(p)) for p in folders}
         for f, combo in self.model_combo.items():
             current = combo.currentText()
-            names = [i.name for i in infos if i.ok and i.family == KINDS[f]]
+            names = [n for n, k in kinds.items() if k == KINDS[f]]
             if DEFAULT_MODELS[f] not in names:
                 names.insert(0, DEFAULT_MODELS[f])  # not shipped yet: Generate says so
             combo.blockSignals(True)
@@ -300,7 +307,7 @@ class VideoMode(QWidget):
 
     # ===================================================================== running
     def is_running(self) -> bool:
-        return self.runner.is_running()
+        return self._pending is not None or self.runner.is_running()
 
     def generate(self) -> None:
         if not self.seed_lock.isChecked():
@@ -309,12 +316,38 @@ class VideoMode(QWidget):
         self.drift.reset(frames)
         for f in FAMILIES:
             self.sides[f].clear("Starting… (the first run loads the model)")
-        self.runner.start([(f, self.request_for(f)) for f in FAMILIES], frames=frames)
+        self._pending = ([(f, self.request_for(f)) for f in FAMILIES], frames)
         self._set_running(True)
         self.status.setText(f"Making {self.batch_spin.value()} clip(s) of {frames} frames per side…")
+        ir = self.image_runner
+        if ir is not None and ir.threads and not ir.is_loaded():
+            # Threads importing torch at once can break its import (a type "already defined"):
+            # start after the image workers have imported the engine.
+            self.status.setText("Waiting for the engine to load…")
+            ir.workersLoaded.connect(self._start_pending)
+        else:
+            self._start_pending()
+
+    @Slot()
+    def _start_pending(self) -> None:
+        if self.image_runner is not None:
+            try:
+                self.image_runner.workersLoaded.disconnect(self._start_pending)
+            except (RuntimeError, TypeError):
+                pass  # was not connected
+        if self._pending is not None:
+            (requests, frames), self._pending = self._pending, None
+            self.runner.start(requests, frames=frames)
 
     def cancel(self) -> None:
-        if self.is_running():
+        if self._pending is not None:  # not started yet
+            self._pending = None
+            for s in self.sides.values():
+                s.clear("Cancelled before the first step.")
+            self._set_running(False)
+            self.status.setText("Cancelled before it started.")
+            self.finished.emit()
+        elif self.is_running():
             self.runner.cancel()
             self.status.setText("Cancelling…")
 
@@ -371,12 +404,12 @@ class VideoMode(QWidget):
             if ev is None:
                 continue
             clips = ev.preview_clean if ev.preview_clean is not None else ev.preview
-            if f == "ar":
-                made = clips.shape[1] if ev.step >= ev.total else (ev.position or 0) + 1
-                self.sides[f].set_clips(clips, made, position=ev.position)
-            else:  # longer clips come block by block: loop the frames begun so far
-                self.sides[f].set_clips(clips, filled(clips))
-            self.sides[f].progress(ev.step, ev.total, ev.elapsed)
+            last = ev.step >= ev.total  # all made: loop them while the final drift is measured
+            if f == "ar" and not last:
+                self.sides[f].set_clips(clips, (ev.position or 0) + 1, position=ev.position)
+            else:  # longer diffusion clips come block by block: loop the frames begun so far
+                self.sides[f].set_clips(clips, clips.shape[1] if last else filled(clips), looping=last)
+            self.sides[f].progress(ev.step, ev.total, ev.elapsed, "measuring drift…" if last else "")
 
     @Slot()
     def _tick(self) -> None:
