@@ -220,3 +220,20 @@ def test_export_refuses_bad_input_in_one_line(tmp_path):
     with pytest.raises(ExportError, match="uint8"):
         export_video(tmp_path / "x.mp4", {"ar": clips.astype(float)})
     assert not os.listdir(tmp_path)
+
+
+def test_opening_video_mode_does_not_import_torch(models):
+    """The workers import torch on their threads when the window first paints; the GUI thread
+    importing it at the same time broke the import ("RpcBackendOptions already defined")."""
+    import subprocess
+
+    code = ("import sys; from PySide6.QtCore import QSettings; from PySide6.QtWidgets import QApplication; "
+            "app = QApplication([]); from desktopgen.gui.video_view import VideoMode; "
+            "v = VideoMode(QSettings(sys.argv[1], QSettings.IniFormat)); "
+            "assert v.model_combo['ar'].currentText() == 'mfmnist-video-ar'; "
+            "print('torch' in sys.modules)")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO_MODELS.parent)}
+    out = subprocess.run([sys.executable, "-c", code, str(models / "s.ini")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip() == "False"
