@@ -2,7 +2,10 @@
 whole 1280x800 window in video mode while both sides make four 16-frame clips (AR a few frames
 in, diffusion mid-way), then after both finished, with the players looping and the drift plot.
 
-    xvfb-run -a -s "-screen 0 1280x800x24" python resources/screenshot_video.py [--device D] [OUT_DIR]
+    xvfb-run -a -s "-screen 0 1280x800x24" \
+        python resources/screenshot_video.py [--device D] [--steps N] [OUT_DIR]
+
+(--steps: diffusion steps, 0 = the sampler's default; the shipped shots: --steps 8 on a busy CPU.)
 
 Needs a real X server (Xvfb) so fonts and the screen size are those a user sees; the shots are
 taken with ImageMagick's `import -window root` (Qt's grab if it is missing). Settings go to a
@@ -23,7 +26,7 @@ W, H = 1280, 800
 MIDRUN_AR_FRAME = 5  # the mid-run shot: when the AR side is making this frame (0-based)
 
 
-def main(out_dir: Path, device: str = "cpu") -> int:
+def main(out_dir: Path, device: str = "cpu", steps: int = 0) -> int:
     os.environ["DESKTOPGEN_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "shot.ini")
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QTimer
@@ -54,7 +57,7 @@ def main(out_dir: Path, device: str = "cpu") -> int:
         v.class_combo.setCurrentIndex(0)  # any: one garment of each class
         v.batch_spin.setValue(4)
         v.frames_spin.setValue(16)
-        v.steps_spin.setValue(0)
+        v.steps_spin.setValue(steps)  # 0: the sampler's default
         win.resize(W, H)
         v.finished.connect(lambda: QTimer.singleShot(2500, done))
         watch = QTimer(win, interval=50)
@@ -76,15 +79,16 @@ def main(out_dir: Path, device: str = "cpu") -> int:
         app.quit()
 
     win.firstPainted.connect(lambda: QTimer.singleShot(300, start))
-    QTimer.singleShot(590_000, app.quit)  # never hang a script
+    QTimer.singleShot(1_800_000, app.quit)  # never hang a script
     return app.exec()
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    dev = "cpu"
-    if "--device" in args:
-        i = args.index("--device")
-        dev = args[i + 1]
-        del args[i : i + 2]
-    sys.exit(main(Path(args[0]) if args else ROOT / "resources", dev))
+    opts = {"--device": "cpu", "--steps": "0"}
+    for k in opts:
+        if k in args:
+            i = args.index(k)
+            opts[k] = args[i + 1]
+            del args[i : i + 2]
+    sys.exit(main(Path(args[0]) if args else ROOT / "resources", opts["--device"], int(opts["--steps"])))

@@ -87,6 +87,11 @@ class Picture(QWidget):
             p.drawRect(QRectF(target.x() + x * k, target.y() + y * k, cw * k, ch * k))
 
 
+def strip_cols(frames: int) -> int:
+    """Frames per filmstrip row: two rows of 8 for a 16-frame clip, rows of 16 beyond."""
+    return 8 if frames <= 16 else STRIP_COLS
+
+
 def strip(clip: np.ndarray, cols: int = STRIP_COLS, pad: int = 1) -> np.ndarray:
     """(T, H, W) -> the frames left to right in rows of `cols` (a filmstrip)."""
     return pixels.grid(clip, cols=min(cols, len(clip)), pad=pad, pad_value=48)
@@ -151,9 +156,8 @@ class VideoSide(QGroupBox):
         c, t = self.clips, min(self.index, self.clips.shape[1] - 1)
         self.player.set_image(pixels.grid(c[:, t], pad=1, pad_value=48))
         h, w = c.shape[2:]
-        cols = min(STRIP_COLS, c.shape[1])
-        self.film.set_image(strip(c[0], cols), (1 + (t % cols) * (w + 1) - 1, 1 + (t // cols) * (h + 1) - 1,
-                                                w + 1, h + 1))
+        cols = strip_cols(c.shape[1])
+        self.film.set_image(strip(c[0], cols), ((t % cols) * (w + 1), (t // cols) * (h + 1), w + 2, h + 2))
         self.frame_label.setText(f"frame {t + 1} / {c.shape[1]}" + ("  (looping)" if self.looping else ""))
 
     def progress(self, step: int, total: int, elapsed: float, note: str = "") -> None:
@@ -318,7 +322,6 @@ class VideoMode(QWidget):
             self.sides[f].clear("Starting… (the first run loads the model)")
         self._pending = ([(f, self.request_for(f)) for f in FAMILIES], frames)
         self._set_running(True)
-        self.status.setText(f"Making {self.batch_spin.value()} clip(s) of {frames} frames per side…")
         ir = self.image_runner
         if ir is not None and ir.threads and not ir.is_loaded():
             # Threads importing torch at once can break its import (a type "already defined"):
@@ -338,6 +341,7 @@ class VideoMode(QWidget):
         if self._pending is not None:
             (requests, frames), self._pending = self._pending, None
             self.runner.start(requests, frames=frames)
+            self.status.setText(f"Making {requests[0][1].batch} clip(s) of {frames} frames per side…")
 
     def cancel(self) -> None:
         if self._pending is not None:  # not started yet
