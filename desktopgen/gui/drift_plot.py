@@ -55,14 +55,15 @@ class DriftPlot(QWidget):
             p.setLabel("bottom", "frame")
             p.setLabel("left", ylabel)
             p.showGrid(x=True, y=True, alpha=0.2)
-            p.addLegend(offset=(-8, 8) if word != "consistency" else (-8, -8))
+            # One legend, bottom right of the identity plot, whose curves stay high (from 1 down).
+            legend = p.addLegend(offset=(-8, -8)) if word == "identity" else None
             p.setXRange(1, 16, padding=0.02)
             if yrange is not None:
                 p.setYRange(*yrange, padding=0)
             for f in FAMILIES:
-                self.curves[word, f] = p.plot([], [], name=NAMES[f], pen=pg.mkPen(COLORS[f], width=2),
-                                              symbol="o", symbolSize=4, symbolBrush=COLORS[f],
-                                              symbolPen=None)
+                self.curves[word, f] = p.plot([], [], name=NAMES[f] if legend is not None else None,
+                                              pen=pg.mkPen(COLORS[f], width=2), symbol="o", symbolSize=4,
+                                              symbolBrush=COLORS[f], symbolPen=None)
             self.plots[word] = p
             row.addWidget(w, 1)
         self.setMinimumHeight(160)

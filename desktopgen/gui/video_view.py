@@ -175,6 +175,7 @@ class VideoMode(QWidget):
         super().__init__(parent)
         self.image_runner = image_runner  # its workers import the engine: ours wait for them
         self._pending = None  # (requests, frames) waiting for that
+        self._waiting = False  # _start_pending is connected to the image workers' workersLoaded
         from desktopgen.gui.drift_plot import DriftPlot  # pyqtgraph: only when video mode opens
         from desktopgen.gui.video_jobs import VideoRunner
 
@@ -327,17 +328,17 @@ class VideoMode(QWidget):
             # Threads importing torch at once can break its import (a type "already defined"):
             # start after the image workers have imported the engine.
             self.status.setText("Waiting for the engine to load…")
-            ir.workersLoaded.connect(self._start_pending)
+            if not self._waiting:
+                self._waiting = True
+                ir.workersLoaded.connect(self._start_pending)
         else:
             self._start_pending()
 
     @Slot()
     def _start_pending(self) -> None:
-        if self.image_runner is not None:
-            try:
-                self.image_runner.workersLoaded.disconnect(self._start_pending)
-            except (RuntimeError, TypeError):
-                pass  # was not connected
+        if self._waiting:
+            self._waiting = False
+            self.image_runner.workersLoaded.disconnect(self._start_pending)
         if self._pending is not None:
             (requests, frames), self._pending = self._pending, None
             self.runner.start(requests, frames=frames)
