@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -50,23 +49,6 @@ def tiny_models(tmp_path_factory):
 def models(tiny_models, monkeypatch):
     monkeypatch.setenv("DESKTOPGEN_MODELS", str(tiny_models))
     return tiny_models
-
-
-@pytest.fixture
-def drift_metrics(monkeypatch):
-    """The drift module of branch video when merged; until then a stand-in of its signature."""
-    try:
-        import desktopgen.metrics.drift  # noqa: F401
-        return
-    except ImportError:
-        pass
-
-    def drift(videos, labels, classifier, device, reference=None):
-        t = videos.shape[1]
-        return {"consistency": [1.0] * t, "identity": [1.0 - 0.01 * i for i in range(t)],
-                "motion": [0.5] * t}
-
-    monkeypatch.setitem(sys.modules, "desktopgen.metrics.drift", types.SimpleNamespace(drift=drift))
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +121,7 @@ def test_video_models_are_listed_per_side(video):
     assert [video.sampler_combo["diffusion"].itemData(i) for i in range(3)] == ["dpmpp-2m", "ddim", "ddpm"]
 
 
-def test_a_video_run_ends_with_clips_on_both_sides_and_the_players_loop(qtbot, video, drift_metrics):
+def test_a_video_run_ends_with_clips_on_both_sides_and_the_players_loop(qtbot, video):
     with qtbot.waitSignal(video.finished, timeout=RUN_MS):
         video.generate()
     for f, side in video.sides.items():
@@ -154,7 +136,7 @@ def test_a_video_run_ends_with_clips_on_both_sides_and_the_players_loop(qtbot, v
     assert not video.cancel_button.isEnabled() and video.export_button.isEnabled()
 
 
-def test_the_drift_plot_gets_one_point_per_frame(qtbot, video, drift_metrics):
+def test_the_drift_plot_gets_one_point_per_frame(qtbot, video):
     updates = []
     video.runner.driftChanged.connect(lambda f, d: updates.append((f, d["frames"])))
     with qtbot.waitSignal(video.finished, timeout=RUN_MS):
