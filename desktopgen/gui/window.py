@@ -21,6 +21,7 @@ from desktopgen.core.requests import SampleRequest
 from desktopgen.gui.controls import ControlPanel
 from desktopgen.gui.drops import read_drop
 from desktopgen.gui.menus import Menus
+from desktopgen.gui.mode_switch import ModeSwitch
 from desktopgen.gui.run import Runner
 from desktopgen.gui.side_view import SideView
 from desktopgen.gui.theme import FAMILIES, NAMES
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_menus()
         self._wire()
+        self.mode_switch = ModeSwitch(self)  # Image | Video (issue 11): video mode is its second page
         self._restore_settings()
 
         self._ticks = 0
@@ -184,6 +186,7 @@ class MainWindow(QMainWindow):
 
     def stop_workers(self) -> None:
         self.runner.stop_workers()
+        self.mode_switch.stop_workers()
 
     @Slot(object)
     def _on_ready(self, r: WorkerReady) -> None:
@@ -482,6 +485,7 @@ class MainWindow(QMainWindow):
         st.setValue("window/geometry", self.saveGeometry())
         self.controls.save_settings(st)
         self.timeline.save_settings(st)
+        self.mode_switch.save_settings()
         if self.plots is not None:
             st.setValue("plots/progress", self.plots.progress_mode())
         st.sync()

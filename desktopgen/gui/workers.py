@@ -25,12 +25,14 @@ class Job:
     id: int
     request: SampleRequest
     device: str = "auto"
+    frames: int = 0  # > 0: a video job, clips of this many frames (gui/video_jobs.py)
 
 
 @dataclass(frozen=True)
 class JobEvent:
     job_id: int
     event: StepEvent
+    drift: dict | None = None  # video jobs: drift figures of the frames made so far (or None)
 
     @property
     def family(self) -> str:
@@ -147,7 +149,12 @@ class SideWorker(QObject):
     @Slot(object)
     def _do_run(self, job: Job) -> None:
         try:
-            self._run_job(job)
+            if job.frames:
+                from desktopgen.gui.video_jobs import run_video_job
+
+                run_video_job(self, job)
+            else:
+                self._run_job(job)
         except Exception as e:  # any failure reaches the user as a message, never a crash
             self.failed.emit(JobFailed(self.family, job.id, describe_error(e)))
 
