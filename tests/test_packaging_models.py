@@ -1,7 +1,8 @@
 """A wheel carries every shipped model: pyproject's data-files name each folder under models/."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
