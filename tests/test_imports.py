@@ -24,7 +24,7 @@ def test_subcommands_register_the_same_way():
     from desktopgen.cli import build_parser
 
     names = sorted(m.__name__.rsplit(".", 1)[-1] for m in commands.discover())
-    assert names == ["eval", "inpaint", "race", "sample", "train", "video"]
+    assert names == ["eval", "inpaint", "race", "sample", "showdown", "train", "video"]
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert sorted(sub.choices) == names
     assert all(p.get_default("_run") is not None for p in sub.choices.values())

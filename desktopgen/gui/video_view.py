@@ -177,7 +177,7 @@ class VideoMode(QWidget):
         self._pending = None  # (requests, frames) waiting for that
         self._waiting = False  # _start_pending is connected to the image workers' workersLoaded
         from desktopgen.gui.drift_plot import DriftPlot  # pyqtgraph: only when video mode opens
-        from desktopgen.gui.video_jobs import VideoRunner
+        from desktopgen.gui.video_runner import VideoRunner
 
         self.settings = settings
         self.runner = VideoRunner(device, self)
