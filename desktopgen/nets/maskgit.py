@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from desktopgen.nets import pixel_ar
 from desktopgen.nets.attention import attention
 
 
@@ -30,28 +31,15 @@ class MaskGITConfig:
     tokenizer: str = "fmnist-tokenizer"  # model folder of the tokenizer the codes come from
 
 
-class Block(nn.Module):
-    """Pre-LN transformer block with full (bidirectional) self-attention."""
-
-    def __init__(self, c: MaskGITConfig):
-        super().__init__()
-        self.n_head = c.n_head
-        self.ln1 = nn.LayerNorm(c.n_embd)
-        self.qkv = nn.Linear(c.n_embd, 3 * c.n_embd)
-        self.proj = nn.Linear(c.n_embd, c.n_embd)
-        self.ln2 = nn.LayerNorm(c.n_embd)
-        self.mlp = nn.Sequential(
-            nn.Linear(c.n_embd, 4 * c.n_embd), nn.GELU(), nn.Linear(4 * c.n_embd, c.n_embd)
-        )
-        self.drop = nn.Dropout(c.dropout)
-        self.attn_drop = c.dropout
+class Block(pixel_ar.Block):
+    """The pixel transformer's pre-LN block (same layers, same weight names) with full
+    (bidirectional) self-attention instead of causal."""
 
     def forward(self, x):
         B, T, C = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
-        q, k, v = [t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)]
+        q, k, v = self._heads(x)  # (B, nh, T, hs)
         p = self.attn_drop if self.training else 0.0
-        y = attention(q, k, v, dropout_p=p)  # (B, nh, T, hs); deterministic kernels on CUDA
+        y = attention(q, k, v, dropout_p=p)  # deterministic kernels on CUDA
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
         return x + self.drop(self.mlp(self.ln2(x)))
 
