@@ -12,6 +12,21 @@ import torch  # noqa: E402
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _gc_on_the_gui_thread(qapp):
+    """As in the app (desktopgen.gui.gc_guard): a cycle of Qt objects left by one test and
+    freed by the collector on a worker thread of another deadlocks Qt."""
+    from desktopgen.gui import gc_guard
+
+    return gc_guard.install(interval_s=0.5)
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests(_gc_on_the_gui_thread):
+    yield
+    _gc_on_the_gui_thread.check()  # on this (the GUI) thread, by the usual thresholds
+
+
 @pytest.fixture(scope="session")
 def diffusion_model():
     from desktopgen import sampling

@@ -268,7 +268,6 @@ def test_toggle_shows_codes_as_colours_beside_the_image_and_is_remembered(qtbot,
     assert not c.token_grid_visible() and st.value(TOKEN_GRID_KEY) in (False, "false")
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 # --- in the window, with tiny models ----------------------------------------------------------
 @pytest.mark.parametrize("sampler", ["pixel", "tokens", "maskgit"])
 def test_each_ar_sampler_runs_to_the_end_and_shows_the_final_image(qtbot, window, sampler):
@@ -307,7 +306,6 @@ class Grabber(QObject):
             self.seen = (None if tokens is None else tokens.copy(), conf, c.grab().toImage(), ev)
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_maskgit_confidence_overlay_is_present_mid_run(qtbot, window):
     choose(window.controls.sampler_combo["ar"], "maskgit")
     window.controls.steps_spin["ar"].setValue(8)
@@ -322,7 +320,6 @@ def test_maskgit_confidence_overlay_is_present_mid_run(qtbot, window):
     assert "probability" in window.views["ar"].legend.text()
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_tokens_appear_one_by_one_mid_run(qtbot, window):
     choose(window.controls.sampler_combo["ar"], "tokens")
     grab = Grabber(window, at=20)
@@ -336,7 +333,6 @@ def test_tokens_appear_one_by_one_mid_run(qtbot, window):
     assert cell_mean(c, img, 0, ty, tx).max() < 130
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_timeline_replays_a_token_run_by_tokens_not_pixels(qtbot, window):
     choose(window.controls.sampler_combo["ar"], "tokens")
     run_ar(qtbot, window)
@@ -349,7 +345,6 @@ def test_timeline_replays_a_token_run_by_tokens_not_pixels(qtbot, window):
     assert np.array_equal(tokens[tokens >= 0], final[tokens >= 0])
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_timeline_shows_maskgit_codes_only_on_its_finished_images(qtbot, window):
     choose(window.controls.sampler_combo["ar"], "maskgit")
     run_ar(qtbot, window)
@@ -361,7 +356,6 @@ def test_timeline_shows_maskgit_codes_only_on_its_finished_images(qtbot, window)
     assert np.array_equal(c.tokens()[0], final.extra["codes"]) and np.array_equal(c.frames(), final.images)
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 @pytest.mark.parametrize("sampler", ["tokens", "maskgit"])
 def test_inpainting_with_a_token_sampler_from_the_mask_editor(qtbot, window, sampler):
     choose(window.controls.sampler_combo["ar"], sampler)

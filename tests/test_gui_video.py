@@ -121,7 +121,6 @@ def test_video_models_are_listed_per_side(video):
     assert [video.sampler_combo["diffusion"].itemData(i) for i in range(3)] == ["dpmpp-2m", "ddim", "ddpm"]
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_a_video_run_ends_with_clips_on_both_sides_and_the_players_loop(qtbot, video):
     with qtbot.waitSignal(video.finished, timeout=RUN_MS):
         video.generate()
@@ -137,7 +136,6 @@ def test_a_video_run_ends_with_clips_on_both_sides_and_the_players_loop(qtbot, v
     assert not video.cancel_button.isEnabled() and video.export_button.isEnabled()
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_the_drift_plot_gets_one_point_per_frame(qtbot, video):
     updates = []
     video.runner.driftChanged.connect(lambda f, d: updates.append((f, d["frames"])))
@@ -149,7 +147,6 @@ def test_the_drift_plot_gets_one_point_per_frame(qtbot, video):
     assert any(f == "ar" and n < 16 for f, n in updates)  # live: AR figures on its first frames
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 def test_cancel_stops_both_sides_and_keeps_what_was_made(qtbot, video):
     video.frames_spin.setValue(64)
     video.steps_spin.setValue(200)
@@ -164,7 +161,6 @@ def test_cancel_stops_both_sides_and_keeps_what_was_made(qtbot, video):
     assert "Cancelled" in video.status.text()
 
 
-@pytest.mark.slow  # hung twice in a loaded full run (GC in the GUI thread, both workers in torch)
 @pytest.mark.parametrize("suffix", [".mp4", ".gif", ".webp"])
 def test_export_writes_a_file_with_one_frame_per_clip_frame(qtbot, video, tmp_path, suffix):
     import imageio.v3 as iio

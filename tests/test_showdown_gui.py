@@ -109,3 +109,28 @@ def test_menu_entry_opens_the_showdown_window(qtbot, monkeypatch):
     menus.showdown_action.trigger()
     assert menus.showdown_window is first  # raised, not opened twice
     first.close()
+
+
+def test_progress_reaches_the_widgets_on_the_gui_thread_only(qtbot, monkeypatch):
+    """Widgets touched from the runner's thread hang or crash Qt (a lambda slot runs on the
+    emitting thread in PySide): every row update must happen on the GUI thread."""
+    import threading
+
+    from desktopgen.gui import showdown_view
+
+    threads = []
+    real = showdown_view.ClaimRow.set_progress
+
+    def spy(self, fraction, text):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(self, fraction, text)
+
+    monkeypatch.setattr(showdown_view.ClaimRow, "set_progress", spy)
+    w = showdown_view.ShowdownWindow(run=fake_run, claims=[_claim("a")])
+    qtbot.addWidget(w)
+    done = []
+    w.reportReady.connect(done.append)
+    w.start()
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    assert threads and all(threads), f"{threads.count(False)} of {len(threads)} off the GUI thread"
+    qtbot.waitUntil(lambda: not w.running(), timeout=10_000)

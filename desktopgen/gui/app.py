@@ -25,6 +25,9 @@ def create_app(argv: list[str] | None = None):
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv if argv is None else argv)
+    from desktopgen.gui import gc_guard
+
+    gc_guard.install()  # cycles freed on a worker thread deadlock Qt: collect on this one only
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     app.setApplicationDisplayName(APP)  # Qt appends it to every window title

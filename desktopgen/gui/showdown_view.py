@@ -177,8 +177,10 @@ class ShowdownWindow(QWidget):
         self.worker = ShowdownWorker(self.run_fn, settings, self.claims)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
-        self.worker.claimStarted.connect(lambda i, r: self.rows[i].set_progress(0.0, "starting"))
-        self.worker.progress.connect(lambda i, f, t: self.rows[i].set_progress(f, t))
+        # Bound methods of this (GUI-thread) QObject, never lambdas: PySide runs a lambda slot
+        # on the emitting thread, and widgets touched from the worker thread hang or crash Qt.
+        self.worker.claimStarted.connect(self._claim_started)
+        self.worker.progress.connect(self._progress)
         self.worker.claimDone.connect(self._claim_done)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
@@ -193,6 +195,12 @@ class ShowdownWindow(QWidget):
         if self.worker is not None and self.running():
             self.worker.cancel.set()
             self.status.setText("Cancelling at the next check…")
+
+    def _claim_started(self, i, _res) -> None:
+        self.rows[i].set_progress(0.0, "starting")
+
+    def _progress(self, i, fraction, text) -> None:
+        self.rows[i].set_progress(fraction, text)
 
     def _claim_done(self, i, res) -> None:
         self.rows[i].set_result(res)

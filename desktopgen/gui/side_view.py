@@ -83,9 +83,11 @@ class SideView(QWidget):
         self.caption.setToolTip(" · ".join(parts + [device or "device: loading…"]))
 
     def show_frames(self, frames, clean=None, position=None, view: str = "clean", tokens=None,
-                    confidence=None) -> None:
+                    confidence=None, replay_step=None) -> None:
         """A step's previews: diffusion shows the predicted clean image or the noisy sample; the AR
-        token samplers also send their token grid (`position` is then a token's index)."""
+        token samplers also send their token grid (`position` is then a token's index). The
+        timeline's replay passes `replay_step` (None at the end of the run): a raster token run
+        had then made its first `replay_step` codes."""
         if self.family == "diffusion":
             self.canvas.set_frames(clean if view == "clean" and clean is not None else frames)
         elif tokens is not None:
@@ -98,6 +100,8 @@ class SideView(QWidget):
         elif self._token_kind:  # a token run replayed by the timeline: its frames carry no tokens
             shown = clean if self._token_kind == "masked" and clean is not None else frames
             self.canvas.set_frames(shown, None)
+            if replay_step is not None and position is None:
+                position = replay_step - 1  # token events carry no pixel position: use the step
             self.canvas.set_tokens(self._replayed_codes(shown, position))
         else:
             self.canvas.set_tokens(None)

@@ -443,9 +443,12 @@ class VideoMode(QWidget):
         self._job = ExportJob(lambda: export_video(path, sides, size, fps, overwrite=True),
                               f"Saved {path}")
         self._job.finished.connect(self.status.setText)
-        self._job.failed.connect(lambda m: self.status.setText(f"Export failed: {m}"))
+        self._job.failed.connect(self._export_failed)  # a bound method: runs on the GUI thread
         self._job_thread = start_job(self._job, self)
         return self._job
+
+    def _export_failed(self, message: str) -> None:
+        self.status.setText(f"Export failed: {message}")
 
     def export_dialog(self) -> None:
         if not self.results():

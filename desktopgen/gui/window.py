@@ -336,7 +336,8 @@ class MainWindow(QMainWindow):
         for fr in frames:
             req = self.sides[fr.family].request  # its own hole, even if the editor's mask changed since
             self.views[fr.family].outline(req.mask if req else None)
-            self.views[fr.family].show_frames(fr.preview, fr.clean, fr.position, view)
+            self.views[fr.family].show_frames(fr.preview, fr.clean, fr.position, view,
+                                              replay_step=None if fr.step >= fr.total else fr.step)
             self.plots.set_cursor(fr.family, fr.elapsed)
         self.timeline.label.setText(text)
 
