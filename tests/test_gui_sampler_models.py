@@ -77,6 +77,20 @@ def test_choosing_a_sampler_switches_to_the_model_it_needs(panel):
     assert panel.model_name(f) == "fmnist-diffusion"
 
 
+def test_few_step_guidance_follows_the_step_count_until_the_user_sets_it(panel):
+    """Its measured best guidance is 2 at 4 steps and 1.5 at 1 step (the table's guidance_at)."""
+    f, g = "diffusion", panel.guidance_spin["diffusion"]
+    choose(panel.sampler_combo[f], "few-step")
+    assert panel.steps_spin[f].value() == 4 and g.value() == 2.0
+    panel.steps_spin[f].setValue(1)
+    assert g.value() == 1.5 and panel.request_for(f).guidance == 1.5
+    panel.steps_spin[f].setValue(3)
+    assert g.value() == 2.0
+    g.setValue(3.0)  # the user's own choice stays
+    panel.steps_spin[f].setValue(1)
+    assert g.value() == 3.0
+
+
 def test_a_compatible_model_the_user_picked_is_kept(panel):
     f = "diffusion"
     choose(panel.model_combo[f], "my-flow")  # a flow model: the sampler follows it

@@ -17,6 +17,16 @@ def test_table_is_torch_free():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_few_step_default_guidance_depends_on_the_step_count():
+    spec = table.get_sampler("few-step")
+    assert [spec.default_guidance(n) for n in (1, 2, 3, 4)] == [1.5, 1.5, 2.0, 2.0]
+    assert table.get_sampler("ddim").default_guidance(1) == 2.0  # one guidance for every count
+    req = SampleRequest(family="diffusion", sampler="few-step", steps=1)
+    assert sampling.with_defaults(req).guidance == 1.5
+    assert sampling.with_defaults(req.with_(steps=0)).guidance == 2.0  # its default 4 steps
+    assert sampling.with_defaults(req.with_(guidance=1.0)).guidance == 1.0  # asked for: kept
+
+
 def test_every_family_has_samplers_and_defaults_within_ranges():
     for family in ("diffusion", "ar"):
         specs = table.samplers_for(family)

@@ -125,6 +125,7 @@ class ControlPanel(QScrollArea):
         v.setContentsMargins(0, 0, 4, 0)
         v.addWidget(self._build_shared())
         self.model_combo, self.sampler_combo, self.steps_spin, self.guidance_spin = {}, {}, {}, {}
+        self._steps_seen: dict[str, int] = {}  # for a step-dependent default guidance
         self.side_generate, self.model_entries, self.model_kinds = {}, {}, {}
         for f in FAMILIES:
             v.addWidget(self._build_side(f))
@@ -263,8 +264,20 @@ class ControlPanel(QScrollArea):
         self.side_generate[f] = gen
         for w in (model, sampler):
             w.currentIndexChanged.connect(lambda _: self.changed.emit())
+        self._steps_seen[f] = steps.value()
+        steps.valueChanged.connect(lambda v, fam=f: self._steps_changed(fam, v))
         steps.valueChanged.connect(lambda _: self.changed.emit())
         return box
+
+    def _steps_changed(self, f: str, steps: int) -> None:
+        """A sampler whose default guidance depends on the step count (few-step) follows it,
+        unless the user set the guidance to something else."""
+        spec, prev = self.sampler(f), self._steps_seen.get(f)
+        self._steps_seen[f] = steps
+        g = self.guidance_spin.get(f)
+        if spec.guidance_at and prev is not None and g is not None and \
+                abs(g.value() - spec.default_guidance(prev)) < 1e-9:
+            g.setValue(spec.default_guidance(steps))
 
     def reload_models(self, f: str) -> None:
         """Fill the model list from models/: unusable folders are greyed, the reason as tooltip."""
@@ -353,7 +366,7 @@ class ControlPanel(QScrollArea):
         if reset or was_fixed:
             steps.setValue(spec.steps or hi)
         if reset:
-            guidance.setValue(spec.guidance)
+            guidance.setValue(spec.default_guidance(steps.value()))
         if f == "ar":
             self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
             unit = "pixel" if spec.model_kind == "pixel-ar" else "token"  # what one choice picks
@@ -467,7 +480,8 @@ class ControlPanel(QScrollArea):
             spec = self.sampler(f)
             if self.steps_spin[f].isEnabled():
                 self.steps_spin[f].setValue(get(f"{f}/steps", spec.steps, int))
-            self.guidance_spin[f].setValue(finite(st.value(f"{f}/guidance"), spec.guidance))
+            self.guidance_spin[f].setValue(finite(st.value(f"{f}/guidance"),
+                                                  spec.default_guidance(self.steps_spin[f].value())))
         spec = self.sampler("ar")
         self.temperature_spin.setValue(finite(st.value("ar/temperature"), spec.temperature))
         self.topk_spin.setValue(get("ar/top_k", spec.top_k, int))

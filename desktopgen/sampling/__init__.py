@@ -35,11 +35,12 @@ def with_defaults(req: SampleRequest) -> SampleRequest:
         names = ", ".join(s.name for s in table.samplers_for(req.family))
         raise RequestError(f"sampler {spec.name!r} is for {spec.family}, not {req.family}; "
                            f"{req.family} samplers: {names}")
+    steps = req.steps or spec.steps or int(spec.steps_range.hi)
     req = req.with_(
         model=req.model or spec.default_model,
         sampler=spec.name,
-        steps=req.steps or spec.steps or int(spec.steps_range.hi),
-        guidance=spec.guidance if req.guidance < 0 else req.guidance,
+        steps=steps,
+        guidance=spec.default_guidance(steps) if req.guidance < 0 else req.guidance,
     )
     for what, value, rng in (("steps", req.steps, spec.steps_range),
                              ("guidance", req.guidance, spec.guidance_range),

@@ -106,7 +106,7 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     if n not in spec.steps_range:
         raise ValueError(f"{spec.name}: steps must be between {spec.steps_range.lo:g} and "
                          f"{spec.steps_range.hi:g}, not {n}")
-    w = spec.guidance if req.guidance < 0 else req.guidance
+    w = spec.default_guidance(n) if req.guidance < 0 else req.guidance
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
     amp = autocast_dtype(device)
