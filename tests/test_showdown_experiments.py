@@ -131,6 +131,20 @@ def test_video_rows_stay_out_of_the_image_claims_and_switch_on_the_video_ones(mo
     assert videos.missing() is None or "subcommand" in videos.missing()
 
 
+def test_the_shipped_video_models_switch_claims_6_and_7_on():
+    """The video models are not sampler-table rows: `desktopgen video` picks each family's shipped
+    default. The claims must find them (they said "not measured here" beside shipped models)."""
+    from desktopgen.sampling import video_ar, video_diffusion
+    from desktopgen.showdown import videos
+
+    rows = videos.video_rows()
+    assert {f: r.default_model for f, r in rows.items()} == {
+        "diffusion": video_diffusion.DEFAULT_MODEL, "ar": video_ar.DEFAULT_MODEL}
+    assert videos.missing() is None
+    quick = base.Settings.for_run(quick=True)
+    assert quick.video_n >= 2 and quick.video_long > 16 and base.Settings().video_long == 64
+
+
 @pytest.mark.slow  # ~30 s on the shared 2-core CPU: a tokenizer, a token AR and a MaskGIT
 def test_full_run_also_times_token_ar_and_maskgit_with_random_weights():
     ctx = tiny_ctx()

@@ -17,6 +17,9 @@ import numpy as np
 from desktopgen.core.requests import FAMILIES, RequestError, SampleRequest
 
 MODULES = {"diffusion": "desktopgen.sampling.video_diffusion", "ar": "desktopgen.sampling.video_ar"}
+# Each family's shipped video model (its module's DEFAULT_MODEL; torch-free here for callers that
+# only ask whether it is present, e.g. the Showdown).
+DEFAULT_MODELS = {"diffusion": "mfmnist-video-diffusion", "ar": "mfmnist-video-ar"}
 
 
 class VideoSamplerMissing(RequestError):

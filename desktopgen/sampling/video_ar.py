@@ -34,8 +34,9 @@ from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.sampling import guidance, seeding
 from desktopgen.sampling.ar import _capture
 from desktopgen.sampling.tokens import to_uint8
+from desktopgen.sampling.video import DEFAULT_MODELS
 
-DEFAULT_MODEL = "mfmnist-video-ar"
+DEFAULT_MODEL = DEFAULT_MODELS["ar"]
 SAMPLER = "video-ar"  # the one AR video sampler ("" in a request means it too)
 MAX_FRAMES = 256  # the CLI's limit; the sliding context has none of its own
 DEFAULT_GUIDANCE = 1.5

@@ -29,8 +29,9 @@ from desktopgen.sampling import seeding
 from desktopgen.sampling.diffusion import guided_denoiser, paste_known
 from desktopgen.sampling.schedule import T as HORIZON
 from desktopgen.sampling.solvers import SOLVERS, cosine_grid, keep
+from desktopgen.sampling.video import DEFAULT_MODELS
 
-DEFAULT_MODEL = "mfmnist-video-diffusion"
+DEFAULT_MODEL = DEFAULT_MODELS["diffusion"]
 SIZE = 48
 BLOCK = 16  # frames the model was trained on: every block is this long (shorter clips: one block)
 CONTEXT = 4  # known frames carried into each next block

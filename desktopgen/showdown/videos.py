@@ -16,7 +16,13 @@ WAITING = ("a joint video diffusion model and a frame-by-frame video AR model in
 
 
 def video_rows() -> dict:
-    """family -> first sampler row of a video model kind whose model is shipped."""
+    """family -> what makes its clips: the first sampler row of a video model kind whose model is
+    shipped, else the family's shipped default video model (desktopgen.sampling.video: what
+    `desktopgen video --family F` uses), as a row named after the model."""
+    import types
+
+    from desktopgen.sampling.video import DEFAULT_MODELS
+
     runnable, _ = base.runnable_samplers(video=True)
     out = {}
     for s in runnable:
@@ -24,6 +30,10 @@ def video_rows() -> dict:
             fam = s.family if s.family in ("diffusion", "ar") else (
                 "ar" if "ar" in s.model_kind else "diffusion")
             out.setdefault(fam, s)
+    for fam, model in DEFAULT_MODELS.items():
+        if fam not in out and base.model_present(model):
+            out[fam] = types.SimpleNamespace(name=model, family=fam, model_kind=f"video-{fam}",
+                                             default_model=model)
     return out
 
 
@@ -53,8 +63,10 @@ def generate(ctx, family: str, frames: int, n: int, tmp) -> dict:
     out = f"{tmp}/{family}-{frames}.npz"
     parser = argparse.ArgumentParser(prog="desktopgen")  # the video subcommand alone: the CLI
     video_command.register(parser.add_subparsers(dest="command"))  # module would import the GUI
+    steps = ["--steps", str(ctx.settings.video_steps)] if family == "diffusion" and \
+        ctx.settings.video_steps else []
     a = parser.parse_args(["video", "--family", family, "--frames", str(frames), "--n", str(n),
-                           "--seed", "0", "--device", ctx.settings.device, "--out", out])
+                           "--seed", "0", "--device", ctx.settings.device, "--out", out, *steps])
     err = io.StringIO()
     t0 = time.perf_counter()
     try:
