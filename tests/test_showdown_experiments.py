@@ -145,6 +145,31 @@ def test_the_shipped_video_models_switch_claims_6_and_7_on():
     assert quick.video_n >= 2 and quick.video_long > 16 and base.Settings().video_long == 64
 
 
+def test_quick_claims_6_and_7_make_each_familys_clips_once(monkeypatch):
+    """--quick: claim 6 reads the first 16 frames of claim 7's clips; each family's clips are
+    generated once, and claim 6's seconds per clip are scaled to its 16 frames."""
+    from desktopgen.data import moving
+    from desktopgen.showdown import infinite, video, videos
+
+    calls = []
+
+    def fake_generate(ctx, family, frames, n, tmp):
+        calls.append((family, frames, n))
+        clips = moving.make_clips(np.full((n, 28, 28), 200, np.uint8), 0, np.arange(n), frames)
+        return {"videos": clips, "labels": np.arange(n), "seconds_per_clip": 3.0}
+
+    monkeypatch.setattr(videos, "generate", fake_generate)
+    ctx = tiny_ctx(video_n=2, video_long=24, share_clips=True)
+    six, seven = video.experiment(ctx), infinite.experiment(ctx)
+    assert sorted(calls) == [("ar", 24, 2), ("diffusion", 24, 2)]
+    assert len(six["families"]["ar"]["consistency"]) == 16 and seven["frames"] == 24
+    assert len(seven["families"]["ar"]["consistency"]) == 24
+    assert six["families"]["ar"]["seconds_per_clip"] == 3.0 * 16 / 24
+    calls.clear()
+    video.experiment(tiny_ctx(video_n=2))  # the full run: its own 16-frame clips
+    assert sorted(calls) == [("ar", 16, 2), ("diffusion", 16, 2)]
+
+
 @pytest.mark.slow  # ~30 s on the shared 2-core CPU: a tokenizer, a token AR and a MaskGIT
 def test_full_run_also_times_token_ar_and_maskgit_with_random_weights():
     ctx = tiny_ctx()

@@ -185,3 +185,12 @@ def test_coherence_flags_a_bottom_from_another_garment():
     assert ok["halves_agree"] == 1.0 and ok["bottom_matches_prompt"] == 1.0
     assert bad["halves_agree"] == 0.0 and bad["top_matches_prompt"] == 1.0
     assert bad["bottom_matches_prompt"] == 0.0
+
+
+def test_infinite_retention_counts_only_frames_past_the_training_length():
+    """A 24-frame clip (--quick): frames 17-24 against 1-16, never the overlap 9-16."""
+    clip = [1.0] * 16 + [0.5] * 8
+    assert infinite.retention({"consistency": clip}) == 0.5
+    assert infinite.retention({"consistency": [1.0] * 16 + [0.2] * 32 + [0.5] * 16}) == 0.5
+    v, reason = infinite.verdict(video_numbers([1.0] * 16 + [0.5] * 8, [1.0] * 24, frames=24))
+    assert v == HOLDS and "17-24" in reason

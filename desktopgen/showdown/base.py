@@ -40,6 +40,7 @@ class Settings:
     video_n: int = 64  # clips per family (claims 6 and 7)
     video_long: int = 64  # claim 7's clip length (trained on 16)
     video_steps: int = 0  # diffusion steps per video block (0: the sampler's default)
+    share_clips: bool = False  # claim 6 reads the first 16 frames of claim 7's clips (--quick)
     scale_tokens: bool = True  # claims 2 and 4 also time token AR and MaskGIT (random weights)
     one_sampler_per_model: bool = False  # inpainting: only the first sampler of each model
     data: str | None = None
@@ -50,8 +51,8 @@ class Settings:
             return cls(device=device, data=data)
         return cls(quick=True, device=device, n=10, inpaint_n=8, nll_n=32, resolutions=(16, 32, 64),
                    batches=(1, 2), timed_steps=3, seeds=3, train_steps=8, train_arch="tiny",
-                   seed_quality_n=0, video_n=2, video_long=32, video_steps=8, scale_tokens=False,
-                   one_sampler_per_model=True, data=data)
+                   seed_quality_n=0, video_n=2, video_long=24, video_steps=8, share_clips=True,
+                   scale_tokens=False, one_sampler_per_model=True, data=data)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -10,7 +10,8 @@ TITLE = "6. Video: consistency, drift, speed"
 CLAIM = ('Video: AR "errors compound over time", it is "hard to maintain consistency" and "very '
          'slow"; diffusion has "better temporal consistency".')
 MEASURES = ("16-frame clips of both families (n clips each): class consistency and identity per "
-            "frame index, and seconds per clip (including model loading).")
+            "frame index, and seconds per clip (including model loading). --quick reads the first "
+            "16 frames of claim 7's clips and scales their time to 16 frames.")
 RULE = ("Holds: diffusion's mean class consistency is above AR's by more than 2 standard errors "
         "and AR takes longer per clip. Does not hold: AR's consistency is above diffusion's by "
         "more than 2 standard errors or equal to within 0.03, and AR's last 4 frames are not "
