@@ -10,9 +10,9 @@ import time
 
 from desktopgen.showdown import base
 
-WAITING = ("a joint video diffusion model and a frame-by-frame video AR model in the sampler table "
-           "with their models shipped (issue 11: model kinds video-diffusion / video-ar), and the "
-           "`desktopgen video` subcommand")
+WAITING = ("a joint video diffusion model and a frame-by-frame video AR model shipped (issue 11: "
+           "models/mfmnist-video-diffusion and models/mfmnist-video-ar, or sampler rows of model "
+           "kinds video-diffusion / video-ar), and the `desktopgen video` subcommand")
 
 
 def video_rows() -> dict:
