@@ -89,6 +89,11 @@ def test_few_step_guidance_follows_the_step_count_until_the_user_sets_it(panel):
     g.setValue(3.0)  # the user's own choice stays
     panel.steps_spin[f].setValue(1)
     assert g.value() == 3.0
+    choose(panel.sampler_combo[f], "ddim")  # ... across a sampler switch too
+    assert g.value() == 3.0
+    g.setValue(2.0)  # DDIM's default: untouched, so the next sampler brings its own
+    choose(panel.sampler_combo[f], "dpmpp-2m")
+    assert g.value() == samplers.get_sampler("dpmpp-2m").guidance == 1.5
 
 
 def test_a_compatible_model_the_user_picked_is_kept(panel):

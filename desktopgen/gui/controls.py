@@ -126,6 +126,7 @@ class ControlPanel(QScrollArea):
         v.addWidget(self._build_shared())
         self.model_combo, self.sampler_combo, self.steps_spin, self.guidance_spin = {}, {}, {}, {}
         self._steps_seen: dict[str, int] = {}  # for a step-dependent default guidance
+        self._spec_seen: dict[str, samplers.SamplerSpec] = {}  # the sampler applied last
         self.side_generate, self.model_entries, self.model_kinds = {}, {}, {}
         for f in FAMILIES:
             v.addWidget(self._build_side(f))
@@ -354,6 +355,7 @@ class ControlPanel(QScrollArea):
         """Take the chosen sampler's ranges from the table (and its defaults when `reset`);
         values the user set stay where the new ranges allow."""
         spec = self.sampler(f)
+        prev_spec, prev_steps = self._spec_seen.get(f), self._steps_seen.get(f)
         self.sampler_combo[f].setToolTip(spec.help)
         steps, lo, hi = self.steps_spin[f], int(spec.steps_range.lo), int(spec.steps_range.hi)
         was_fixed = not steps.isEnabled()  # e.g. pixel AR's 784: no user's choice to keep
@@ -365,8 +367,11 @@ class ControlPanel(QScrollArea):
         guidance.setRange(spec.guidance_range.lo, spec.guidance_range.hi)
         if reset or was_fixed:
             steps.setValue(spec.steps or hi)
-        if reset:
+        untouched = prev_spec is not None and prev_steps is not None and \
+            abs(guidance.value() - prev_spec.default_guidance(prev_steps)) < 1e-9
+        if reset or untouched:  # still the last sampler's default: take this one's
             guidance.setValue(spec.default_guidance(steps.value()))
+        self._spec_seen[f] = spec
         if f == "ar":
             self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
             unit = "pixel" if spec.model_kind == "pixel-ar" else "token"  # what one choice picks
