@@ -159,8 +159,9 @@ def main() -> int:
         results["families"][family] = fam
 
     if a.out:
-        Path(a.out).write_text(json.dumps(results, indent=1, default=lambda o: o.item() if hasattr(o, "item")
-                                          else str(o)) + "\n")
+        # numpy scalars and arrays alike (an array's .item() fails: a 64-clip run lost its JSON)
+        Path(a.out).write_text(json.dumps(results, indent=1, default=lambda o: o.tolist()
+                                          if hasattr(o, "tolist") else str(o)) + "\n")
         print(f"\nwrote {a.out}")
     return 0
 
