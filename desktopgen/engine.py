@@ -65,6 +65,7 @@ class EvalConfig:
     n: int = 1000  # generated (and floor) images; the 10k test images are always all used
     batch: int = 500
     sweep: bool = False  # every sampler x steps x guidance
+    rows: tuple = ()  # explicit (sampler, steps, guidance) settings, in place of the one or the sweep
     classifier: str = "fmnist-classifier"
     data: str | None = None  # Fashion-MNIST folder (None: the default)
     device: str = "auto"
@@ -82,6 +83,9 @@ RELIABLE_N = 1000
 
 
 def _sweep_configs(family: str, a: EvalConfig) -> list[dict]:
+    if a.rows:
+        return [{"sampler": sm, "steps": st, "guidance": g, "temperature": a.temperature, "top_k": a.top_k}
+                for sm, st, g in a.rows]
     if not a.sweep:
         return [{"sampler": a.sampler, "steps": a.steps, "guidance": a.guidance,
                  "temperature": a.temperature, "top_k": a.top_k}]
@@ -136,7 +140,7 @@ def evaluate(a: EvalConfig, on_event=None) -> dict:
             r = info["request"]
             q |= {"sampler": r.sampler, "steps": r.steps, "guidance": r.guidance,
                   "temperature": r.temperature, "top_k": r.top_k,
-                  "seconds_per_image": info["elapsed"] / a.n, "default": not a.sweep and not (
+                  "seconds_per_image": info["elapsed"] / a.n, "default": not a.sweep and not a.rows and not (
                       a.sampler or a.steps or a.guidance >= 0 or a.temperature != 1 or a.top_k)}
             results["rows"].append(q)
             name = f"{r.sampler} {r.steps} steps g={r.guidance:g}" + (

@@ -81,3 +81,14 @@ def test_cli_sampler_choices_and_ranges_come_from_the_table():
     for bad in (["--sampler", "euler"], ["--steps", "1001"], ["--guidance", "21"]):
         with pytest.raises(cli.UsageError):
             p.parse_args(["sample", "--family", "diffusion", "--n", "1", "--out", "x.png", *bad])
+
+
+def test_eval_rows_replace_the_one_setting_and_the_sweep():
+    """tools/cpu_evals.py measures several settings after one set-up (data, test features, floor)."""
+    from desktopgen.engine import EvalConfig, _sweep_configs
+
+    cfg = EvalConfig(family="ar", sampler="maskgit", rows=(("maskgit", 8, -1.0), ("maskgit", 12, 2.5)))
+    assert [(c["sampler"], c["steps"], c["guidance"]) for c in _sweep_configs("ar", cfg)] == [
+        ("maskgit", 8, -1.0), ("maskgit", 12, 2.5)]
+    one = EvalConfig(family="ar", sampler="maskgit", steps=10)
+    assert [(c["steps"], c["guidance"]) for c in _sweep_configs("ar", one)] == [(10, -1.0)]

@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     from desktopgen import showdown
-    from desktopgen.showdown import figures
+    from desktopgen.showdown.runner import render
 
     rep = json.loads(Path(a.report).read_text())
     out = Path(a.out)
@@ -27,8 +27,7 @@ def main(argv=None) -> int:
     mods = {m.ID: m for m in showdown.CLAIMS}
     results = []
     for c in rep["claims"]:
-        fig = mods[c["id"]].figure(c["numbers"]) if c["status"] == "done" else None
-        png = figures.png_bytes(fig) if fig is not None else None
+        png = render(mods[c["id"]], c["numbers"]) if c["status"] == "done" else None
         if png:
             (out / f"{c['id']}.png").write_bytes(png)
             print(f"wrote {out / (c['id'] + '.png')}")

@@ -125,8 +125,7 @@ class ControlPanel(QScrollArea):
         v.setContentsMargins(0, 0, 4, 0)
         v.addWidget(self._build_shared())
         self.model_combo, self.sampler_combo, self.steps_spin, self.guidance_spin = {}, {}, {}, {}
-        self._steps_seen: dict[str, int] = {}  # for a step-dependent default guidance
-        self._spec_seen: dict[str, samplers.SamplerSpec] = {}  # the sampler applied last
+        self._defaults_seen: dict[str, tuple] = {}  # side -> (sampler, steps) its guidance follows
         self.side_generate, self.model_entries, self.model_kinds = {}, {}, {}
         for f in FAMILIES:
             v.addWidget(self._build_side(f))
@@ -265,20 +264,20 @@ class ControlPanel(QScrollArea):
         self.side_generate[f] = gen
         for w in (model, sampler):
             w.currentIndexChanged.connect(lambda _: self.changed.emit())
-        self._steps_seen[f] = steps.value()
-        steps.valueChanged.connect(lambda v, fam=f: self._steps_changed(fam, v))
+        steps.valueChanged.connect(lambda _, fam=f: self._follow_default_guidance(fam))
         steps.valueChanged.connect(lambda _: self.changed.emit())
         return box
 
-    def _steps_changed(self, f: str, steps: int) -> None:
-        """A sampler whose default guidance depends on the step count (few-step) follows it,
-        unless the user set the guidance to something else."""
-        spec, prev = self.sampler(f), self._steps_seen.get(f)
-        self._steps_seen[f] = steps
+    def _follow_default_guidance(self, f: str) -> None:
+        """A guidance still at the default of the sampler and step count seen last becomes the
+        default of the current ones (few-step's depends on the steps; samplers differ); a value
+        the user set stays."""
+        spec, steps = self.sampler(f), self.steps_spin[f].value()
+        prev = self._defaults_seen.get(f)
         g = self.guidance_spin.get(f)
-        if spec.guidance_at and prev is not None and g is not None and \
-                abs(g.value() - spec.default_guidance(prev)) < 1e-9:
+        if prev is not None and g is not None and abs(g.value() - prev[0].default_guidance(prev[1])) < 1e-9:
             g.setValue(spec.default_guidance(steps))
+        self._defaults_seen[f] = (spec, steps)
 
     def reload_models(self, f: str) -> None:
         """Fill the model list from models/: unusable folders are greyed, the reason as tooltip."""
@@ -355,7 +354,6 @@ class ControlPanel(QScrollArea):
         """Take the chosen sampler's ranges from the table (and its defaults when `reset`);
         values the user set stay where the new ranges allow."""
         spec = self.sampler(f)
-        prev_spec, prev_steps = self._spec_seen.get(f), self._steps_seen.get(f)
         self.sampler_combo[f].setToolTip(spec.help)
         steps, lo, hi = self.steps_spin[f], int(spec.steps_range.lo), int(spec.steps_range.hi)
         was_fixed = not steps.isEnabled()  # e.g. pixel AR's 784: no user's choice to keep
@@ -367,11 +365,9 @@ class ControlPanel(QScrollArea):
         guidance.setRange(spec.guidance_range.lo, spec.guidance_range.hi)
         if reset or was_fixed:
             steps.setValue(spec.steps or hi)
-        untouched = prev_spec is not None and prev_steps is not None and \
-            abs(guidance.value() - prev_spec.default_guidance(prev_steps)) < 1e-9
-        if reset or untouched:  # still the last sampler's default: take this one's
+        if reset:
             guidance.setValue(spec.default_guidance(steps.value()))
-        self._spec_seen[f] = spec
+        self._follow_default_guidance(f)
         if f == "ar":
             self.temperature_spin.setRange(spec.temperature_range.lo, spec.temperature_range.hi)
             unit = "pixel" if spec.model_kind == "pixel-ar" else "token"  # what one choice picks
