@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from desktopgen.core import checkpoints
 from desktopgen.data import fmnist
@@ -58,6 +59,31 @@ def test_training_writes_a_model_and_resumes(tmp_path):
     cfg.steps, cfg.minutes = 300, 1e-5
     card = train(cfg)
     assert card["steps"] == 6 and card["history"][-1]["steps"] == 0
+
+
+def test_init_from_starts_from_a_saved_models_weights_and_keeps_its_history(tmp_path):
+    first = tmp_path / "first"
+    train(TrainConfig(model="classifier", out=str(first), steps=4, batch=16, limit=256, device="cpu",
+                      arch=TINY, seed=1))
+    saved, saved_card = checkpoints.load_model(str(first))
+    # lr ~ 0: one step cannot move a weight by one float16 step, so the result is the start
+    tuned = tmp_path / "tuned"
+    card = train(TrainConfig(model="classifier", out=str(tuned), steps=1, batch=16, limit=256,
+                             device="cpu", lr=1e-12, init_from=str(first), seed=2))
+    model, _ = checkpoints.load_model(str(tuned))
+    a, b = dict(saved.named_parameters()), dict(model.named_parameters())  # (BatchNorm's buffers move)
+    assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert card["init_from"]["sha256"] == saved_card["sha256"] and card["init_from"]["steps"] == 4
+    assert [h["steps"] for h in card["history"]] == [4, 1]
+    fresh = train(TrainConfig(model="classifier", out=str(tmp_path / "fresh"), steps=1, batch=16,
+                              limit=256, device="cpu", lr=1e-12, arch=TINY, seed=2))
+    other, _ = checkpoints.load_model(str(tmp_path / "fresh"))
+    assert "init_from" not in fresh
+    assert not all(torch.equal(a[k], v) for k, v in other.named_parameters())
+    with pytest.raises(ValueError, match="--init-from"):  # another network than the saved one
+        train(TrainConfig(model="classifier", out=str(tmp_path / "bad"), steps=1, batch=16,
+                          limit=256, device="cpu", arch={"width": 4, "feature_dim": 16},
+                          init_from=str(first)))
 
 
 def test_ddp_with_two_cpu_processes_trains_and_resumes(tmp_path):

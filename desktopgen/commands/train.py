@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     t.add_argument("--resume", action="store_true")
     t.add_argument("--arch", default=None, help='network overrides as JSON, e.g. \'{"n_layer": 4}\'')
     t.add_argument("--limit", type=number(int, 0, 60000, "limit"), default=0)
+    t.add_argument("--init-from", default="",
+                   help="start from this model's weights (a fine-tuning run; the same config)")
     t.add_argument("--tokenizer", default=None,
                    help="token-ar: the tokenizer model folder (same as --arch '{\"tokenizer\": ...}')")
 
@@ -53,5 +55,6 @@ def run(a: argparse.Namespace) -> int:
 
     train(TrainConfig(model=a.model, out=a.out, data=a.data, steps=a.steps, minutes=a.minutes,
                       batch=a.batch, lr=a.lr, checkpoint_every=a.checkpoint_every, seed=a.seed,
-                      device=a.device, resume=a.resume, arch=arch, limit=a.limit))
+                      device=a.device, resume=a.resume, arch=arch, limit=a.limit,
+                      init_from=a.init_from))
     return 0
