@@ -13,9 +13,16 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _gc_on_the_gui_thread(qapp):
+def _gc_on_the_gui_thread(request):
     """As in the app (desktopgen.gui.gc_guard): a cycle of Qt objects left by one test and
-    freed by the collector on a worker thread of another deadlocks Qt."""
+    freed by the collector on a worker thread of another deadlocks Qt. None where Qt is not
+    installed (an engine-only machine, e.g. the GPU box for `pytest -m gpu`)."""
+    try:
+        import pytestqt  # noqa: F401
+        import PySide6  # noqa: F401
+    except ImportError:
+        return None
+    request.getfixturevalue("qapp")
     from desktopgen.gui import gc_guard
 
     return gc_guard.install(interval_s=0.5)
@@ -24,7 +31,8 @@ def _gc_on_the_gui_thread(qapp):
 @pytest.fixture(autouse=True)
 def _collect_between_tests(_gc_on_the_gui_thread):
     yield
-    _gc_on_the_gui_thread.check()  # on this (the GUI) thread, by the usual thresholds
+    if _gc_on_the_gui_thread is not None:
+        _gc_on_the_gui_thread.check()  # on this (the GUI) thread, by the usual thresholds
 
 
 @pytest.fixture(scope="session")
