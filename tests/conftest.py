@@ -18,8 +18,8 @@ def _gc_on_the_gui_thread(request):
     freed by the collector on a worker thread of another deadlocks Qt. None where Qt is not
     installed (an engine-only machine, e.g. the GPU box for `pytest -m gpu`)."""
     try:
-        import pytestqt  # noqa: F401
         import PySide6  # noqa: F401
+        import pytestqt  # noqa: F401
     except ImportError:
         return None
     request.getfixturevalue("qapp")

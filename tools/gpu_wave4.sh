@@ -38,7 +38,7 @@ if [ "${1:-}" = collect ]; then
   exit 0
 fi
 
-DEADLINE=${DEADLINE:-1560}  # seconds after the start; the last stages stop here
+DEADLINE=${DEADLINE:-1520}  # seconds after the start; the last stages stop here
 t0=$SECONDS
 stamp() { echo "$((SECONDS - t0)) s: $*" | tee -a "$L/timeline.txt"; }
 left() { local r=$((DEADLINE - (SECONDS - t0))); [ "$r" -gt 1 ] && echo "$r" || echo 1; }
@@ -108,6 +108,7 @@ stamp "start (DRY=$DRY)"
   CUDA_VISIBLE_DEVICES=0 timeout "$(left)" $PY benchmarks/bench_engine.py "${bench[@]}" --reference \
     --samplers dpmpp-2m,ddim > "$L/bench-engine.log" 2>&1
   stamp "bench_engine: exit $?"
+  mkdir -p "$L/showdown"
   CUDA_VISIBLE_DEVICES=0 timeout -s INT "$(left)" $PY -m desktopgen showdown "${SHOW[@]}" \
     --device "$EV_DEV" --out "$L/showdown/report.html" > "$L/showdown.log" 2>&1
   stamp "showdown: exit $?"
