@@ -142,3 +142,30 @@ def test_cuda_graph_diffusion_equals_eager_within_bf16(unet_cuda, sampler, steps
     diff = np.abs(graph_b.images.astype(np.int16) - eager_b.images.astype(np.int16))
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
     assert graph_b.images.std() > 20 and not np.array_equal(graph_b.images, first.images)
+
+
+@pytest.fixture(scope="module")
+def flow_cuda():
+    return sampling.load("diffusion", "fmnist-flow", "cuda")[0]
+
+
+@pytest.mark.parametrize("sampler, steps", [("few-step", 4), ("few-step", 1), ("flow-heun", 3)])
+def test_cuda_graph_flow_equals_eager_within_bf16(flow_cuda, sampler, steps):
+    """The shortcut U-Net's call replayed from a CUDA graph (t and the step size d are inputs of
+    the graph, so Heun's two calls per step share one capture) makes the eager run's images within
+    bf16 rounding, like the diffusion samplers' graph; another run's seed and classes reach it."""
+    from desktopgen.sampling import flow, graphs
+
+    def run(req, graph):
+        return _run(flow.sample(flow_cuda, req, "cuda", preview_every=0, cuda_graph=graph))
+
+    a = SampleRequest(family="diffusion", sampler=sampler, steps=steps, guidance=2.0, seed=3, batch=16)
+    b = a.with_(seed=4, class_label=7)
+    first = run(a, True)
+    assert first.extra["cuda_graph"] is True and flow_cuda in graphs._captures
+    graph_b, eager_b, again_a = run(b, True), run(b, False), run(a, True)
+    assert eager_b.extra["cuda_graph"] is False
+    assert np.array_equal(first.images, again_a.images)
+    diff = np.abs(graph_b.images.astype(np.int16) - eager_b.images.astype(np.int16))
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
+    assert graph_b.images.std() > 20 and not np.array_equal(graph_b.images, first.images)

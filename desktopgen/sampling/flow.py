@@ -19,7 +19,7 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import get_sampler
-from desktopgen.sampling import guidance, seeding
+from desktopgen.sampling import graphs, guidance, seeding
 from desktopgen.sampling.diffusion import to_uint8
 
 Velocity = Callable[[torch.Tensor, float, float], torch.Tensor]  # (x at t, t, step size d) -> u
@@ -74,27 +74,43 @@ CALLS_PER_STEP = {"flow-euler": 1, "flow-heun": 2, "few-step": 1}
 
 
 def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
-                    autocast=contextlib.nullcontext) -> Velocity:
+                    autocast=contextlib.nullcontext, cuda_graph: bool = False) -> Velocity:
     """u(x, t, d) of the network for these classes, classifier-free guidance w on the velocity
     (u_null + w (u_cond - u_null), one call on the classes stacked on the null class), with the
-    diffusion samplers' helpers (sampling/guidance.py)."""
+    diffusion samplers' helpers (sampling/guidance.py). `cuda_graph`: on CUDA, the network call
+    is captured at the first step and replayed at the others, t and d being inputs of the graph
+    (as diffusion.guided_denoiser; autocast must not cache its casts: cache_enabled=False)."""
     y = guidance.labels_for(labels, model.config.num_classes, w)
     twice = guidance.doubles(w)
+
+    def net(x_in: torch.Tensor, t_in: torch.Tensor, y_in: torch.Tensor,
+            d_in: torch.Tensor) -> torch.Tensor:
+        with autocast():
+            return model(x_in, t_in, y_in, d_in)
+
+    call = []  # the network call; the captured one is reused by later runs of the same shapes
 
     @torch.no_grad()
     def velocity(x: torch.Tensor, t: float, d: float) -> torch.Tensor:
         t_in = torch.full((len(y),), float(t), device=x.device)
         d_in = torch.full((len(y),), float(d), device=x.device)
-        with autocast():
-            u = model(x.repeat(2, 1, 1, 1) if twice else x, t_in, y, d_in).float()
+        x_in = x.repeat(2, 1, 1, 1) if twice else x
+        if not call:
+            with autocast():
+                tag = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(
+                    x.device.type) else None
+            call.append(graphs.cached(model, net, (x_in, t_in, y, d_in), torch.channels_last,
+                                      ("flow", tag)) if cuda_graph else net)
+        u = call[0](x_in, t_in, y, d_in).float()
         return guidance.combine(u, w) if twice else u
 
     return velocity
 
 
 def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device | str = "cpu",
-           preview_every: int = 1) -> Iterator[StepEvent]:
-    """Generate `request.batch` images with the request's flow sampler; see diffusion.sample."""
+           preview_every: int = 1, cuda_graph: bool = True) -> Iterator[StepEvent]:
+    """Generate `request.batch` images with the request's flow sampler; see diffusion.sample.
+    `cuda_graph`: on CUDA, replay the network call from a CUDA graph (ignored elsewhere)."""
     req = request.validate()
     device = torch.device(device)
     spec = get_sampler(req.sampler)
@@ -110,8 +126,14 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
     amp = autocast_dtype(device)
-    autocast = (lambda: torch.autocast(device.type, dtype=amp)) if amp else contextlib.nullcontext
-    velocity = guided_velocity(model, torch.tensor(req.labels(), device=device), w, autocast)
+    # No cast cache: a graph must not keep casts made during capture (as diffusion.sample).
+    autocast = (lambda: torch.autocast(device.type, dtype=amp, cache_enabled=False)) if amp \
+        else contextlib.nullcontext
+    graphed = cuda_graph and device.type == "cuda"
+    if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
+        model = model.to(memory_format=torch.channels_last)
+    velocity = guided_velocity(model, torch.tensor(req.labels(), device=device), w, autocast,
+                               cuda_graph=graphed)
     gens = seeding.generators(req.seed, req.batch, req.first_index)
     x1 = seeding.randn(gens, IMAGE, device)  # t = 1: pure noise
     x = x1
@@ -130,5 +152,6 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     return RunResult(
         family="diffusion", images=to_uint8(x), labels=np.asarray(req.labels(), np.int64),
         steps=n, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
-        mem_kind=probe.kind, device=str(device), extra={"network_calls": n * CALLS_PER_STEP[spec.name]},
+        mem_kind=probe.kind, device=str(device), extra={"network_calls": n * CALLS_PER_STEP[spec.name],
+                                               "cuda_graph": graphed},
     )
