@@ -119,6 +119,26 @@ def test_training_steps_run_under_bf16_on_cuda(model_name, arch, tmp_path):
     assert train(cfg)["steps"] == 40
 
 
+def _graph_matches_eager(module, model, sampler, steps):
+    """Shared by the diffusion and flow checks: a graphed run, then another request graphed and
+    eager, then the first request graphed again (see the two tests' docstrings)."""
+    from desktopgen.sampling import graphs
+
+    def run(req, graph):
+        return _run(module.sample(model, req, "cuda", preview_every=0, cuda_graph=graph))
+
+    a = SampleRequest(family="diffusion", sampler=sampler, steps=steps, guidance=2.0, seed=3, batch=16)
+    b = a.with_(seed=4, class_label=7)
+    first = run(a, True)
+    assert first.extra["cuda_graph"] is True and model in graphs._captures
+    graph_b, eager_b, again_a = run(b, True), run(b, False), run(a, True)
+    assert eager_b.extra["cuda_graph"] is False
+    assert np.array_equal(first.images, again_a.images)
+    diff = np.abs(graph_b.images.astype(np.int16) - eager_b.images.astype(np.int16))
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
+    assert graph_b.images.std() > 20 and not np.array_equal(graph_b.images, first.images)
+
+
 @pytest.mark.parametrize("sampler, steps", [("ddim", 20), ("dpmpp-2m", 4), ("ddpm", 4)])
 def test_cuda_graph_diffusion_equals_eager_within_bf16(unet_cuda, sampler, steps):
     """The guided U-Net call replayed from a CUDA graph (channels-last, bf16 autocast) makes the
@@ -127,21 +147,9 @@ def test_cuda_graph_diffusion_equals_eager_within_bf16(unet_cuda, sampler, steps
     2). The capture is kept and reused by the next run of the same shapes: that run's own seed
     and classes must reach the graph (they are inputs, not captured constants), and the same
     request graphed twice gives the same bits."""
-    from desktopgen.sampling import diffusion, graphs
+    from desktopgen.sampling import diffusion
 
-    def run(req, graph):
-        return _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0, cuda_graph=graph))
-
-    a = SampleRequest(family="diffusion", sampler=sampler, steps=steps, guidance=2.0, seed=3, batch=16)
-    b = a.with_(seed=4, class_label=7)
-    first = run(a, True)
-    assert first.extra["cuda_graph"] is True and unet_cuda in graphs._captures
-    graph_b, eager_b, again_a = run(b, True), run(b, False), run(a, True)
-    assert eager_b.extra["cuda_graph"] is False
-    assert np.array_equal(first.images, again_a.images)
-    diff = np.abs(graph_b.images.astype(np.int16) - eager_b.images.astype(np.int16))
-    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
-    assert graph_b.images.std() > 20 and not np.array_equal(graph_b.images, first.images)
+    _graph_matches_eager(diffusion, unet_cuda, sampler, steps)
 
 
 @pytest.fixture(scope="module")
@@ -154,18 +162,6 @@ def test_cuda_graph_flow_equals_eager_within_bf16(flow_cuda, sampler, steps):
     """The shortcut U-Net's call replayed from a CUDA graph (t and the step size d are inputs of
     the graph, so Heun's two calls per step share one capture) makes the eager run's images within
     bf16 rounding, like the diffusion samplers' graph; another run's seed and classes reach it."""
-    from desktopgen.sampling import flow, graphs
+    from desktopgen.sampling import flow
 
-    def run(req, graph):
-        return _run(flow.sample(flow_cuda, req, "cuda", preview_every=0, cuda_graph=graph))
-
-    a = SampleRequest(family="diffusion", sampler=sampler, steps=steps, guidance=2.0, seed=3, batch=16)
-    b = a.with_(seed=4, class_label=7)
-    first = run(a, True)
-    assert first.extra["cuda_graph"] is True and flow_cuda in graphs._captures
-    graph_b, eager_b, again_a = run(b, True), run(b, False), run(a, True)
-    assert eager_b.extra["cuda_graph"] is False
-    assert np.array_equal(first.images, again_a.images)
-    diff = np.abs(graph_b.images.astype(np.int16) - eager_b.images.astype(np.int16))
-    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
-    assert graph_b.images.std() > 20 and not np.array_equal(graph_b.images, first.images)
+    _graph_matches_eager(flow, flow_cuda, sampler, steps)
