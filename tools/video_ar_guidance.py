@@ -55,10 +55,12 @@ def main(argv=None) -> int:
         cc = d["class_consistency"]
         row = {"guidance": g, "temperature": a.temperature, "n": a.n, "frames": a.frames,
                "class_consistency": cc, "min": float(min(cc)), "mean": float(np.mean(cc)),
+               "mean_identity": d["mean_identity"], "mean_motion_error": d["mean_motion_error"],
                "seconds": round(time.perf_counter() - t0, 1)}
         rows.append(row)
         print(f"guidance {g:g} T {a.temperature:g}: class consistency frame 1 {cc[0]:.3f}, "
-              f"min {row['min']:.3f}, mean {row['mean']:.3f} (n={a.n}, {a.frames} frames, "
+              f"min {row['min']:.3f}, mean {row['mean']:.3f}, identity {d['mean_identity']:.3f}, "
+              f"motion error {d['mean_motion_error']:.2f} px (n={a.n}, {a.frames} frames, "
               f"{row['seconds']:.0f} s)", flush=True)
     if a.json:
         with open(a.json, "w") as f:
