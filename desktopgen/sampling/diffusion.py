@@ -54,18 +54,12 @@ def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid
         with autocast():
             return model(x_in, t, labels_in)
 
-    call = []  # the network call; the captured one is reused by later runs of the same shapes
+    call = graphs.network_call(model, net, autocast, cuda_graph)  # captured once, kept for reuse
 
     @torch.no_grad()
     def denoise(x: torch.Tensor, k: int) -> torch.Tensor:
         x_in = x.repeat(2, 1, 1, 1) if twice else x
-        if not call:
-            with autocast():
-                tag = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(
-                    x.device.type) else None
-            call.append(graphs.cached(model, net, (x_in, t_in[k], y), torch.channels_last, tag)
-                        if cuda_graph else net)
-        v = call[0](x_in, t_in[k], y).float()
+        v = call(x_in, t_in[k], y).float()
         if twice:
             v = guidance.combine(v, w)
         return (grid.alpha[k] * x - grid.sigma[k] * v).clamp(-1, 1)

@@ -79,7 +79,7 @@ def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
     (u_null + w (u_cond - u_null), one call on the classes stacked on the null class), with the
     diffusion samplers' helpers (sampling/guidance.py). `cuda_graph`: on CUDA, the network call
     is captured at the first step and replayed at the others, t and d being inputs of the graph
-    (as diffusion.guided_denoiser; autocast must not cache its casts: cache_enabled=False)."""
+    (graphs.network_call, as diffusion.guided_denoiser)."""
     y = guidance.labels_for(labels, model.config.num_classes, w)
     twice = guidance.doubles(w)
 
@@ -88,20 +88,14 @@ def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
         with autocast():
             return model(x_in, t_in, y_in, d_in)
 
-    call = []  # the network call; the captured one is reused by later runs of the same shapes
+    call = graphs.network_call(model, net, autocast, cuda_graph)  # captured once, kept for reuse
 
     @torch.no_grad()
     def velocity(x: torch.Tensor, t: float, d: float) -> torch.Tensor:
         t_in = torch.full((len(y),), float(t), device=x.device)
         d_in = torch.full((len(y),), float(d), device=x.device)
         x_in = x.repeat(2, 1, 1, 1) if twice else x
-        if not call:
-            with autocast():
-                tag = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(
-                    x.device.type) else None
-            call.append(graphs.cached(model, net, (x_in, t_in, y, d_in), torch.channels_last,
-                                      ("flow", tag)) if cuda_graph else net)
-        u = call[0](x_in, t_in, y, d_in).float()
+        u = call(x_in, t_in, y, d_in).float()
         return guidance.combine(u, w) if twice else u
 
     return velocity

@@ -72,3 +72,22 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
             kept.pop(next(iter(kept)))  # the oldest capture and its memory pool go
         kept[key] = capture(fn, args, memory_format)
     return kept[key]
+
+
+def network_call(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], autocast,
+                 enabled: bool) -> Callable[..., torch.Tensor]:
+    """A denoising loop's network call: `fn` itself, or (`enabled`, on CUDA) `cached` at its first
+    call with channels-last inputs, keyed by the autocast dtype that `autocast()` enters (autocast
+    must then not cache its casts: cache_enabled=False). `fn` takes every per-step value (x, t,
+    labels, ...) as a tensor argument."""
+    call: list[Callable[..., torch.Tensor]] = []
+
+    def run(*args: torch.Tensor) -> torch.Tensor:
+        if not call:
+            kind = args[0].device.type
+            with autocast():
+                tag = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+            call.append(cached(owner, fn, args, torch.channels_last, tag) if enabled else fn)
+        return call[0](*args)
+
+    return run
