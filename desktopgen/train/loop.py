@@ -51,11 +51,9 @@ class TrainConfig:
     init_from: str = ""  # start from this model folder's weights (fine-tuning; fresh optimiser)
 
 
-def _init_from(name: str, arch: str, model, ema) -> dict:
-    """Copy a saved model's weights (its shipped EMA, float16 on disk) into `model` and `ema`.
-    The architecture and config must match the run's exactly; returns that model's card."""
-    folder = checkpoints.resolve(name)
-    saved, card = checkpoints.load_model(str(folder), "cpu")
+def _init_from(name: str, saved, arch: str, model, ema) -> None:
+    """Copy the weights of `saved` (model `name`'s shipped EMA, float16 on disk) into `model` and
+    `ema`. The architecture and config must match the run's exactly."""
     s_arch, s_config = nets.arch_of(saved)
     m_arch, m_config = nets.arch_of(model)
     if s_arch != arch or s_config != m_config:
@@ -66,7 +64,6 @@ def _init_from(name: str, arch: str, model, ema) -> dict:
         for net in (model, ema):
             net.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v
                                  for k, v in state.items()})
-    return card
 
 
 def _is_main() -> bool:
@@ -193,9 +190,10 @@ def train(cfg: TrainConfig) -> dict:
     """Train one model and write its folder; returns the card. A bad `cfg.arch` raises
     nets.ConfigError (a ValueError) before anything is loaded or started."""
     arch = check_arch(cfg.model, cfg.arch)
-    if cfg.init_from and cfg.arch is None:  # fine-tuning: the saved model's network by default
-        saved = json.loads((checkpoints.resolve(cfg.init_from) / checkpoints.CONFIG).read_text())
-        arch = check_arch(cfg.model, saved.get("config"))
+    init_model, init_card = checkpoints.load_model(cfg.init_from, "cpu") if cfg.init_from \
+        else (None, None)
+    if init_model is not None and cfg.arch is None:  # fine-tuning: the saved network by default
+        arch = check_arch(cfg.model, nets.arch_of(init_model)[1])
     device, rank, world = _setup_distributed(cfg.device)
     recipe = RECIPES[cfg.model](device)
     d = recipe.defaults
@@ -230,11 +228,11 @@ def train(cfg: TrainConfig) -> dict:
     out = Path(cfg.out)
     state_dir = out / "train_state"
     step, prior_elapsed = 0, 0.0
-    init_card = None
-    if cfg.init_from and not (cfg.resume and (state_dir / STATE).exists()):
-        init_card = _init_from(cfg.init_from, recipe.arch, model, ema)
+    resuming = cfg.resume and (state_dir / STATE).exists()
+    if init_model is not None and not resuming:
+        _init_from(cfg.init_from, init_model, recipe.arch, model, ema)
         log(f"starting from the weights of {cfg.init_from} ({init_card.get('steps', '?')} steps)")
-    if cfg.resume and (state_dir / STATE).exists():
+    if resuming:
         step, prior_elapsed = _load_state(state_dir, model, ema, opt)
         log(f"resumed from {state_dir} at step {step}")
     start_step = step
@@ -316,7 +314,7 @@ def train(cfg: TrainConfig) -> dict:
                 history = prev.get("history", [])
                 if "init_from" in prev:
                     card["init_from"] = prev["init_from"]
-            elif init_card is not None:  # fine-tuned: the earlier training is part of this model's
+            elif init_model is not None:  # fine-tuned: the earlier training is part of this model's
                 history = init_card.get("history") or [
                     {k: init_card.get(k) for k in ("command", "steps", "wall_time_s", "final_loss")}]
                 card["init_from"] = {"model": cfg.init_from, "sha256": init_card.get("sha256"),
