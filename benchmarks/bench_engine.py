@@ -148,12 +148,7 @@ def main():
     if am is None:
         print("fmnist-pixel-ar not found: its rows are skipped")
     fm, fm_name = flow_model(dev)
-    print(f"\n{'run':48s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
-          f"{'s/image':>9s} {'peak MiB':>9s} {'CPU s/image':>11s}", flush=True)
-
-    def row(name, b, r):  # printed as soon as measured: a long CPU run still shows what it did
-        print(f"{name:48s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
-              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f} {r['cpu_per_image_s']:11.4f}", flush=True)
+    header()
 
     def diff_run(req, **kw):
         return lambda: diffusion.sample(dm, sampling.with_defaults(req), dev, preview_every=0, **kw)
@@ -167,17 +162,12 @@ def main():
     for b in batches:
         for s in a.samplers.split(","):
             req = SampleRequest(family="diffusion", sampler=s, batch=b)
-            row(f"diffusion {s} 20 steps g=2", b, bench(diff_run(req), 20, b, dev, a.repeat))
-            if dev.type == "cuda":
-                row(f"diffusion {s} 20 steps g=2, eager (no graph)", b,
-                    bench(diff_run(req, cuda_graph=False), 20, b, dev, a.repeat))
-        for n in (4, 1):
-            req = SampleRequest(family="diffusion", sampler="few-step", steps=n, batch=b)
             g = sampling.with_defaults(req).guidance
-            row(f"few-step {n} steps g={g:g} ({fm_name})", b, bench(flow_run(req), n, b, dev, a.repeat))
+            row(f"diffusion {s} 20 steps g={g:g}", b, bench(diff_run(req), 20, b, dev, a.repeat))
             if dev.type == "cuda":
-                row(f"few-step {n} steps g={g:g}, eager (no graph)", b,
-                    bench(flow_run(req, cuda_graph=False), n, b, dev, a.repeat))
+                row(f"diffusion {s} 20 steps g={g:g}, eager (no graph)", b,
+                    bench(diff_run(req, cuda_graph=False), 20, b, dev, a.repeat))
+        few_step_rows(a, dev, b, fm_name, flow_run)
         if am is None:
             continue
         req = SampleRequest(family="ar", batch=b)
@@ -194,27 +184,48 @@ def main():
         reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run)
 
 
-def flow_rows(a, dev, batches) -> None:
-    """The few-step sampler alone (graphed and, on CUDA, eager) at the batches and the reference
-    batch: issue 10's "100 images at <= 4 steps in <= 0.05 s on an H200"."""
-    fm, fm_name = flow_model(dev)
+def header() -> None:
     print(f"\n{'run':48s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
           f"{'s/image':>9s} {'peak MiB':>9s} {'CPU s/image':>11s}", flush=True)
-    for b in sorted({*batches, a.reference_batch} if dev.type == "cuda" else set(batches)):
-        for n in (4, 1):
-            req = SampleRequest(family="diffusion", sampler="few-step", steps=n, batch=b)
-            g = sampling.with_defaults(req).guidance
-            for graph in ((True, False) if dev.type == "cuda" else (True,)):
-                r = bench(lambda req=req, graph=graph: flow.sample(
-                    fm, sampling.with_defaults(req), dev, preview_every=0, cuda_graph=graph),
-                    n, b, dev, a.repeat)
-                name = f"few-step {n} steps g={g:g} ({fm_name})" + ("" if graph else ", eager")
-                print(f"{name:48s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
-                      f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f} {r['cpu_per_image_s']:11.4f}",
-                      flush=True)
-                if b == 100 and n == 4 and graph and dev.type == "cuda":
-                    print(f"  target: 100 images at <= 4 steps <= 0.05 s on an H200: "
-                          f"{r['total']:.3f} s ({r['total'] / 0.05:.2f}x the target)")
+
+
+def row(name: str, b: int, r: dict) -> None:
+    """One measured row, printed at once: a long CPU run still shows what it did."""
+    print(f"{name:48s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
+          f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f} {r['cpu_per_image_s']:11.4f}", flush=True)
+
+
+def batch_sizes(a, dev, batches) -> list[int]:
+    """The batches, plus the reference batch on CUDA (the issues' H200 targets are at 100)."""
+    return sorted({*batches, a.reference_batch} if dev.type == "cuda" else set(batches))
+
+
+def few_step_rows(a, dev, b: int, fm_name: str, flow_run) -> None:
+    """Few-step at 4 and 1 steps, graphed and (on CUDA) eager; at the reference batch on CUDA,
+    issue 10's target: 100 images at <= 4 steps in <= 0.05 s."""
+    for n in (4, 1):
+        req = SampleRequest(family="diffusion", sampler="few-step", steps=n, batch=b)
+        g = sampling.with_defaults(req).guidance
+        r = bench(flow_run(req), n, b, dev, a.repeat)
+        row(f"few-step {n} steps g={g:g} ({fm_name})", b, r)
+        if dev.type == "cuda":
+            row(f"few-step {n} steps g={g:g}, eager (no graph)", b,
+                bench(flow_run(req, cuda_graph=False), n, b, dev, a.repeat))
+            if b == 100 and n == 4:
+                print(f"  target: 100 images at <= 4 steps <= 0.05 s on an H200: "
+                      f"{r['total']:.3f} s ({r['total'] / 0.05:.2f}x the target)")
+
+
+def flow_rows(a, dev, batches) -> None:
+    """--only flow: the few-step rows alone, at the batches and the reference batch."""
+    fm, fm_name = flow_model(dev)
+
+    def flow_run(req, **kw):
+        return lambda: flow.sample(fm, sampling.with_defaults(req), dev, preview_every=0, **kw)
+
+    header()
+    for b in batch_sizes(a, dev, batches):
+        few_step_rows(a, dev, b, fm_name, flow_run)
 
 
 def token_rows(a, dev, batches) -> None:
@@ -222,17 +233,12 @@ def token_rows(a, dev, batches) -> None:
     issue's targets: 100 images on an H200 in <= 0.05 s; CPU batch 1 <= 0.3 s per image."""
     tm, card = sampling.load("ar", "", dev, sampler="tokens")
     print(f"\n{card['name']} ({card['parameters'] / 1e6:.1f}M parameters, tokenizer {tm.config.tokenizer})")
-    print(f"{'run':48s} {'batch':>5s} {'first s':>8s} {'total s':>8s} {'ms/step':>8s} "
-          f"{'s/image':>9s} {'peak MiB':>9s} {'CPU s/image':>11s}", flush=True)
-
-    def row(name, b, r):
-        print(f"{name:48s} {b:5d} {r['first']:8.3f} {r['total']:8.3f} {r['per_step_ms']:8.2f} "
-              f"{r['per_image_s']:9.4f} {r['peak_mib']:9.1f} {r['cpu_per_image_s']:11.4f}", flush=True)
+    header()
 
     def run(req, **kw):
         return lambda: tokens.sample(tm, sampling.with_defaults(req), dev, preview_every=0, **kw)
 
-    for b in sorted({*batches, a.reference_batch} if dev.type == "cuda" else set(batches)):
+    for b in batch_sizes(a, dev, batches):
         req = SampleRequest(family="ar", sampler="tokens", batch=b)
         r = bench(run(req), 49, b, dev, a.repeat)
         row("token AR 49 steps + decode g=2", b, r)
@@ -252,7 +258,7 @@ def token_rows(a, dev, batches) -> None:
     def mrun(req, **kw):
         return lambda: maskgit.sample(mm, sampling.with_defaults(req), dev, preview_every=0, **kw)
 
-    for b in sorted({*batches, a.reference_batch} if dev.type == "cuda" else set(batches)):
+    for b in batch_sizes(a, dev, batches):
         req = SampleRequest(family="ar", sampler="maskgit", batch=b)
         full = sampling.with_defaults(req)
         n = full.steps
