@@ -33,7 +33,7 @@ from desktopgen.core import checkpoints, samplers
 from desktopgen.core.requests import SampleRequest
 from desktopgen.export import pixels
 from desktopgen.gui import options
-from desktopgen.gui.controls import SeedSpin
+from desktopgen.gui.seed_spin import SeedSpin
 from desktopgen.gui.theme import COLORS, FAMILIES, NAMES
 from desktopgen.gui.video_export import ask_export
 from desktopgen.gui.video_jobs import filled
