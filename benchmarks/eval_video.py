@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from desktopgen.core import checkpoints  # noqa: E402
 from desktopgen.core.device import device_name, pick_device, synchronize  # noqa: E402
+from desktopgen.core.jsonable import jsonable  # noqa: E402
 from desktopgen.core.requests import SampleRequest  # noqa: E402
 from desktopgen.data import fmnist, moving  # noqa: E402
 from desktopgen.metrics import drift  # noqa: E402
@@ -159,9 +160,7 @@ def main() -> int:
         results["families"][family] = fam
 
     if a.out:
-        # numpy scalars and arrays alike (an array's .item() fails: a 64-clip run lost its JSON)
-        Path(a.out).write_text(json.dumps(results, indent=1, default=lambda o: o.tolist()
-                                          if hasattr(o, "tolist") else str(o)) + "\n")
+        Path(a.out).write_text(json.dumps(jsonable(results), indent=1) + "\n")
         print(f"\nwrote {a.out}")
     return 0
 

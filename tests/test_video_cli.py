@@ -170,7 +170,8 @@ def _fake_ar_module():
             yield StepEvent(family="ar", step=t + 1, total=frames, elapsed=0.0, preview=clips, position=t)
         return RunResult(family="ar", images=clips, labels=np.asarray(request.labels()), steps=frames,
                          elapsed=0.0, peak_memory=0, mem_kind="process", device=str(device),
-                         extra={"frames": frames})
+                         extra={"frames": frames, "window": 16, "cuda_graph": False,
+                                "codes": np.zeros((request.batch, frames, 12, 12), np.int32)})
 
     mod.load, mod.sample_video, mod.calls = load, sample_video, calls
     return mod
@@ -189,3 +190,16 @@ def test_ar_family_goes_through_the_video_ar_contract(tmp_path, monkeypatch):
     req, frames = fake.calls[1]
     assert (req.family, req.model, req.temperature, req.first_index, req.batch, frames) == \
         ("ar", "fake-ar", 0.9, 2, 1, 5)
+
+
+def test_ar_played_grid_embeds_its_settings_not_its_codes(tmp_path, monkeypatch):
+    """Video AR's RunResult.extra carries every generated code (an array): the embedded recipe
+    keeps the settings (frames, window) and leaves the codes out (it once failed on them)."""
+    monkeypatch.setitem(sys.modules, video.MODULES["ar"], _fake_ar_module())
+    out = tmp_path / "a.gif"
+    assert main(["video", "--family", "ar", "--frames", "4", "--n", "2", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    n, text = _gif_recipe(out)
+    meta = json.loads(text[len("desktopgen:"):])
+    assert n == 4 and meta["video"]["frames"] == 4 and meta["video"]["window"] == 16
+    assert "codes" not in meta["video"] and meta["video"]["cuda_graph"] is False

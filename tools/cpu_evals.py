@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--batch", type=int, default=250)
     a = p.parse_args(argv)
-    from desktopgen.commands.eval import json_ready
+    from desktopgen.core.jsonable import jsonable
     from desktopgen.engine import EvalConfig, evaluate
 
     out = Path(a.out)
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         merged = evaluate(cfg)
         merged["wall_s"] = time.perf_counter() - t0
         merged["command"] = f"PYTHONPATH=. python tools/cpu_evals.py --out {a.out} --only {name}"
-        path.write_text(json.dumps(json_ready(merged), indent=1))
+        path.write_text(json.dumps(jsonable(merged), indent=1))
         print(f"wrote {path} ({merged['wall_s']:.0f} s)", flush=True)
     return 0
 

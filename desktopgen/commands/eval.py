@@ -4,10 +4,10 @@ written into the model's card."""
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from desktopgen.commands._args import add_sampling_args, check_out, number
+from desktopgen.core.jsonable import jsonable
 
 
 def register(subparsers) -> None:
@@ -23,17 +23,6 @@ def register(subparsers) -> None:
     p.add_argument("--update-card", action="store_true", help="write the table into the card")
     p.add_argument("--json", default=None, help="also write the results as JSON here (.json)")
     p.add_argument("--overwrite", action="store_true", help="--json may replace an existing file")
-
-
-def json_ready(obj):
-    """Non-finite floats become null: strict JSON has no NaN, and every reader must parse it."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    return obj
 
 
 def config(a: argparse.Namespace):
@@ -63,12 +52,12 @@ def run(a: argparse.Namespace) -> int:
         with _progress.bar(None, "sampling") as bar:
             results = evaluate(cfg, on_event=_progress.on_step(bar))
     if json_out is not None:
-        atomic.write_json(json_out, json_ready(results), overwrite=a.overwrite)
+        atomic.write_json(json_out, jsonable(results), overwrite=a.overwrite)
         print(f"wrote {json_out}")
     if a.update_card:
         folder = checkpoints.resolve(results["model"])
         card = checkpoints.read_card(str(folder))
-        card["metrics"] = json_ready(results)
+        card["metrics"] = jsonable(results)
         atomic.write_json(folder / checkpoints.CARD, card, overwrite=True)
         print(f"updated {folder / checkpoints.CARD}")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from desktopgen.commands._args import UsageError, add_sampling_args, check_out, number
+from desktopgen.core.jsonable import jsonable
 
 VIDEO_SUFFIXES = (".npz", ".mp4", ".gif", ".webp")
 MAX_FRAMES = 256
@@ -77,8 +78,9 @@ def run(a: argparse.Namespace) -> int:
 
 
 def _plain(d: dict) -> dict:
-    """JSON-safe copy of a RunResult.extra (tuples to lists, numpy scalars to numbers)."""
-    return json.loads(json.dumps(d, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    """JSON-safe copy of a RunResult.extra for the embedded recipe: its settings, not its arrays
+    (video AR's `codes` are every generated code; they belong in no recipe)."""
+    return jsonable({k: v for k, v in d.items() if not (isinstance(v, np.ndarray) and v.ndim)})
 
 
 def grid_frames(videos: np.ndarray, size: int) -> list[np.ndarray]:

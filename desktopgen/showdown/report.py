@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 
+from desktopgen.core.jsonable import jsonable
 from desktopgen.showdown import base
 
 COLORS = {base.HOLDS: "#2e7d32", base.NOT_HOLD: "#c62828", base.MIXED: "#ef6c00",
@@ -19,21 +19,6 @@ padding:.2em .5em;text-align:left} .claim{border:1px solid #ccc;border-radius:6p
 .verdict{display:inline-block;color:#fff;border-radius:4px;padding:.15em .6em;font-weight:bold}
 .muted{color:#666;font-size:.9em} img{max-width:100%} pre{background:#f6f6f6;padding:.5em;
 overflow:auto;font-size:.8em;max-height:30em} .partial{background:#fff3e0;padding:.5em;border-radius:4px}"""
-
-
-def jsonable(obj):
-    """numpy scalars and arrays to Python, non-finite floats to None (strict JSON), tuples to lists."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if hasattr(obj, "tolist"):  # numpy array or scalar
-        return jsonable(obj.tolist())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (str, int, bool)) or obj is None:
-        return obj
-    return str(obj)
 
 
 def to_json(report) -> dict:
