@@ -63,6 +63,29 @@ def test_fsq_lookup_inverts_quantize_for_every_code():
     assert torch.equal(fsq.quantize(z)[1], codes)
 
 
+@pytest.mark.parametrize("levels", [(7, 5, 5, 5, 5), (8, 8, 8, 5, 5, 5)])
+def test_fsq_with_more_channels_codes_every_grid_point_once(levels):
+    """The larger FSQ grids (4,375 and 64,000 codes, 5 and 6 channels: the FSQ paper's 2^12 and
+    2^16 rows): every code's grid point reads back as that code, so no two codes collide."""
+    fsq = FSQ(levels)
+    assert fsq.size == torch.tensor(levels).prod().item()
+    codes = torch.arange(fsq.size).view(1, fsq.size, 1)
+    values = fsq.lookup(codes)
+    assert values.shape == (1, len(levels), fsq.size, 1)
+    width = torch.div(torch.tensor(levels), 2, rounding_mode="floor").view(1, -1, 1, 1).float()
+    digits = (values * width + width).round().long()
+    assert torch.equal((digits * fsq.basis.view(1, -1, 1, 1)).sum(1), codes)
+
+
+def test_schema_takes_fsq_grids_of_up_to_six_channels():
+    tok = nets.build("tokenizer", {"quantizer": "fsq", "levels": [7, 5, 5, 5, 5], **TINY})
+    assert tok.codebook_size == 4375
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    assert int(tok.encode(x).max()) < 4375
+    with pytest.raises(nets.ConfigError, match="at most 6"):
+        nets.build("tokenizer", {"quantizer": "fsq", "levels": [2] * 7, **TINY})
+
+
 def test_codebook_usage_closed_form():
     u = codebook_usage(torch.tensor([0, 0, 1, 1]), 4)
     assert u["used"] == 2 and u["fraction_used"] == 0.5

@@ -48,42 +48,7 @@ tok)
   wait
   cat "$OUT"/logs/eval-tokenizer-*.log
   # Pick by the classifier's accuracy on test reconstructions (then MSE); record both.
-  PYTHONPATH=. $PY - <<'PYEOF' || exit 1
-import json, shutil
-from pathlib import Path
-from desktopgen.core.checkpoints import atomic_write_text
-tried = {}
-for q in ("fsq", "vq"):
-    card = json.loads(Path(f"models/fmnist-tokenizer-{q}/card.json").read_text())
-    m = card.get("metrics") or {}
-    if "test_reconstruction_accuracy" not in m:
-        print(f"{q}: no evaluation (see the logs)"); continue
-    tried[q] = {"model": f"fmnist-tokenizer-{q}", "steps": card["steps"], "wall_time_s": card["wall_time_s"],
-                "parameters": card["parameters"], "weights_bytes": card["weights_bytes"],
-                **{k: m[k] for k in ("test_reconstruction_accuracy", "test_mse", "test_mse_48x48",
-                                     "test_label_agreement")},
-                "codebook_used": m["codebook_usage_test"]["fraction_used"],
-                "codebook_perplexity": m["codebook_usage_test"]["perplexity"],
-                "fd_train_reconstructions": m["train_reconstructions_vs_test"]["fd"]}
-if not tried:
-    raise SystemExit("no tokenizer was evaluated")
-best = max(tried, key=lambda q: (tried[q]["test_reconstruction_accuracy"], -tried[q]["test_mse"]))
-dst = Path("models/fmnist-tokenizer")
-shutil.rmtree(dst, ignore_errors=True)
-dst.mkdir(parents=True)
-for f in ("weights.safetensors", "config.json", "card.json"):
-    shutil.copy(f"models/fmnist-tokenizer-{best}/{f}", dst / f)
-card = json.loads((dst / "card.json").read_text())
-card["metrics"]["model"] = "fmnist-tokenizer"
-card["selection"] = {"picked": best, "rule": "highest classifier accuracy on the 10k test "
-                     "reconstructions (then lowest MSE)", "tried": tried}
-atomic_write_text(dst / "card.json", json.dumps(card, indent=2) + "\n")
-for q, t in tried.items():
-    print(f"{q}: recon accuracy {t['test_reconstruction_accuracy']:.4f}, MSE {t['test_mse']:.4f} "
-          f"(48x48 {t['test_mse_48x48']:.4f}), codebook used {t['codebook_used']:.1%}, "
-          f"perplexity {t['codebook_perplexity']:.0f}, FD {t['fd_train_reconstructions']:.3f}, "
-          f"{t['weights_bytes'] / 2**20:.1f} MB{' <- picked' if q == best else ''}")
-PYEOF
+  PYTHONPATH=. $PY tools/pick_tokenizer.py fmnist-tokenizer-fsq fmnist-tokenizer-vq || exit 1
   for m in fmnist-tokenizer fmnist-tokenizer-fsq fmnist-tokenizer-vq; do
     [ -f "models/$m/card.json" ] && keep "$m"
   done

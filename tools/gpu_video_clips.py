@@ -2,6 +2,8 @@
 frame index (desktopgen.metrics.drift) against real clips of the test split, time per clip and
 peak memory; writes videos-<family>-<frames>.json and a few clips (.npz) for the docs.
     python tools/gpu_video_clips.py --out DIR [--n 256] [--batch 256] [--families diffusion,ar]
+        [--guidance W] [--model NAME] [--tag T]
+--guidance: the families' own defaults unless given; --tag: written as videos-<family>-<frames><tag>.json
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from desktopgen.metrics.drift import drift
 MODULES = {"diffusion": "desktopgen.sampling.video_diffusion", "ar": "desktopgen.sampling.video_ar"}
 
 
-def clips(mod, model, card, family, n, batch, frames, dev):
+def clips(mod, model, card, family, n, batch, frames, dev, guidance=-1.0):
     out, labels, secs, peak = [], [], 0.0, 0
     for i0 in range(0, n, batch):
         b = min(batch, n - i0)
         req = SampleRequest(family=family, model=card["name"], model_sha256=card.get("sha256", ""),
-                            seed=0, batch=b, first_index=i0)
+                            seed=0, batch=b, first_index=i0, guidance=guidance)
         synchronize(dev)
         t0 = time.perf_counter()
         res = sampling.run_to_end(mod.sample_video(model, req, frames=frames, device=dev, preview_every=0))
@@ -50,6 +52,9 @@ def main() -> None:
     ap.add_argument("--frames", default="16,64")
     ap.add_argument("--families", default="diffusion,ar")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--guidance", type=float, default=-1.0, help="-1: each family's default")
+    ap.add_argument("--model", default="", help="a model other than the family's shipped one")
+    ap.add_argument("--tag", default="", help="suffix of the output names")
     a = ap.parse_args()
     dev = pick_device(a.device)
     out = Path(a.out)
@@ -63,27 +68,31 @@ def main() -> None:
     for family in a.families.split(","):
         mod = importlib.import_module(MODULES[family])
         try:
-            model, card = mod.load("", dev)
+            model, card = mod.load(a.model, dev)
         except Exception as e:  # noqa: BLE001 (report and go on with the other family)
             print(f"{family}: {e}")
             continue
+        w = mod.DEFAULT_GUIDANCE if a.guidance < 0 else a.guidance
         for frames in frames_list:
             torch.cuda.reset_peak_memory_stats() if dev.type == "cuda" else None
             # batch-1 time of one clip (after a warm-up run), then the whole set at --batch
-            clips(mod, model, card, family, 1, 1, frames, dev)
-            _, _, t1, p1 = clips(mod, model, card, family, 1, 1, frames, dev)
-            videos, labels, secs, peak = clips(mod, model, card, family, a.n, a.batch, frames, dev)
+            clips(mod, model, card, family, 1, 1, frames, dev, a.guidance)
+            _, _, t1, p1 = clips(mod, model, card, family, 1, 1, frames, dev, a.guidance)
+            videos, labels, secs, peak = clips(mod, model, card, family, a.n, a.batch, frames, dev,
+                                               a.guidance)
             d = drift(videos, labels, classifier, dev, reference=reference)
-            d.update({"family": family, "model": card["name"], "device": device_name(dev),
+            d.update({"family": family, "model": card["name"], "guidance": w, "device": device_name(dev),
                       "torch": torch.__version__, "seconds_per_clip_batch1": t1,
                       "peak_mib_batch1": p1 / 2**20, "batch": a.batch,
                       "seconds_per_clip_batched": secs / a.n, "peak_mib_batched": peak / 2**20,
                       "real_clips": {"motion_error": ref["motion_error"][:frames],
                                      "identity": ref["identity"][:frames]}})
-            (out / f"videos-{family}-{frames}.json").write_text(json.dumps(d, indent=1) + "\n")
-            np.savez_compressed(out / f"clips-{family}-{frames}.npz", videos=videos[:20], labels=labels[:20])
+            (out / f"videos-{family}-{frames}{a.tag}.json").write_text(json.dumps(d, indent=1) + "\n")
+            np.savez_compressed(out / f"clips-{family}-{frames}{a.tag}.npz", videos=videos[:20],
+                                labels=labels[:20])
             cc = d["class_consistency"]
-            print(f"{family} {frames} frames, n={a.n}: class consistency min "
+            print(f"{family} ({card['name']}, guidance {w:g}) {frames} frames, n={a.n}: "
+                  f"class consistency min "
                   f"{d['min_class_consistency']:.3f} (frame 1 {cc[0]:.3f}, last {cc[-1]:.3f}), "
                   f"identity mean {d['mean_identity']:.3f}, motion error mean "
                   f"{d['mean_motion_error']:.2f} px, FD first/last {d['fd'][0]:.2f}/{d['fd'][-1]:.2f}; "

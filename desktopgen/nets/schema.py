@@ -56,7 +56,7 @@ RULES = {
 }
 RULES["tokenizer"] = {
     "quantizer": (_CHOICE, ("fsq", "vq")), "channels": (_INT, 8, 256), "blocks": (_INT, 0, 8),
-    "down": (_CHOICE, (2, 4)), "levels": (_INTS, 2, 16), "codebook_size": (_INT, 2, 16384),
+    "down": (_CHOICE, (2, 4)), "levels": (_INTS, 2, 16, 6), "codebook_size": (_INT, 2, 16384),
     "code_dim": (_INT, 2, 64), "commitment": (_FLOAT, 0.0, 10.0), "ema_decay": (_FLOAT, 0.0, 0.9999),
     "dead_after": (_FLOAT, 0.0, 100.0),
 }
@@ -111,10 +111,11 @@ def _check_value(key: str, value, rule, default):
         return value
     lo, hi = rule[1], rule[2]
     if kind == _INTS:
-        if not isinstance(value, (list, tuple)) or not 0 <= len(value) <= 4 or not all(
+        most = rule[3] if len(rule) > 3 else 4
+        if not isinstance(value, (list, tuple)) or not 0 <= len(value) <= most or not all(
             type(v) is int and lo <= v <= hi for v in value
         ):
-            raise ConfigError(f"{key} must be a list of at most 4 integers from {lo} to {hi}, "
+            raise ConfigError(f"{key} must be a list of at most {most} integers from {lo} to {hi}, "
                               f"not {str(value)[:40]}")
         return list(value)
     ok_types = (int,) if kind == _INT else (int, float)
@@ -156,8 +157,8 @@ def _check_shapes(arch: str, c: dict) -> None:
     if arch == "tokenizer":
         if c["channels"] % 8:
             raise ConfigError(f"channels must divide by 8, not {c['channels']}")
-        if c["quantizer"] == "fsq" and not 1 <= len(c["levels"]) <= 4:
-            raise ConfigError("levels must hold 1 to 4 integers (the FSQ grid)")
+        if c["quantizer"] == "fsq" and not 1 <= len(c["levels"]) <= 6:
+            raise ConfigError("levels must hold 1 to 6 integers (the FSQ grid)")
     if arch in UNETS:
         if not 1 <= len(c["mults"]) <= 3:
             raise ConfigError("mults must have 1 to 3 entries (28, 14 and 7 pixels)")
