@@ -284,11 +284,11 @@ def test_video_recipe_learns(tmp_path):
 
 
 def test_video_default_guidance_is_its_own_not_the_image_samplers():
-    """The drift tables were measured at guidance 2; DPM-Solver++'s image default (1.5, chosen
+    """The drift tables were measured at guidance 3; DPM-Solver++'s image default (1.5, chosen
     for image FD) must not change what a video request gets when it names no guidance."""
     from desktopgen.core.samplers import get_sampler
 
     req = SampleRequest(family="diffusion", sampler="dpmpp-2m")
-    assert video_diffusion.resolve(req) == ("dpmpp-2m", get_sampler("dpmpp-2m").steps, 2.0)
-    assert get_sampler("dpmpp-2m").guidance != 2.0  # the two defaults differ today
+    assert video_diffusion.resolve(req) == ("dpmpp-2m", get_sampler("dpmpp-2m").steps, 3.0)
+    assert get_sampler("dpmpp-2m").guidance != 3.0  # the two defaults differ today
     assert video_diffusion.resolve(req.with_(guidance=1.25))[2] == 1.25

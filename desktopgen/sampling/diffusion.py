@@ -41,7 +41,7 @@ def from_uint8(images, device) -> torch.Tensor:
 
 def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid: Grid,
                     timesteps: list[int], autocast=contextlib.nullcontext,
-                    cuda_graph: bool = False) -> Denoiser:
+                    cuda_graph: bool = False, compile: bool | None = None) -> Denoiser:
     """D(x, k) of a v-predicting network at the grid's noisy levels, guidance scale w applied;
     the clean estimate is clipped to [-1, 1], which keeps guided samples in range. `cuda_graph`:
     on CUDA, the network call is captured at the first step and replayed at the others
@@ -54,7 +54,7 @@ def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid
         with autocast():
             return model(x_in, t, labels_in)
 
-    call = graphs.network_call(model, net, autocast, cuda_graph)  # captured once, kept for reuse
+    call = graphs.network_call(model, net, autocast, cuda_graph, compile)  # captured once, kept
 
     @torch.no_grad()
     def denoise(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -95,9 +95,11 @@ def sample(
     device: torch.device | str = "cpu",
     preview_every: int = 1,
     cuda_graph: bool = True,
+    compile: bool | None = None,
 ) -> Iterator[StepEvent]:
     """Generate `request.batch` images. `preview_every` = 0 makes previews only at the end.
-    `cuda_graph`: on CUDA, replay the network call from a CUDA graph (ignored elsewhere)."""
+    `cuda_graph`: on CUDA, replay the network call from a CUDA graph (ignored elsewhere).
+    `compile`: on CUDA, the network call under torch.compile (None: graphs.compile_enabled())."""
     req = request.validate()
     device = torch.device(device)
     spec = get_sampler(req.sampler) if req.sampler else default_sampler("diffusion")
@@ -123,7 +125,9 @@ def sample(
     if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
         model = model.to(memory_format=torch.channels_last)
     model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
-    denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast, cuda_graph=graphed)
+    compiled = device.type == "cuda" and (graphs.compile_enabled() if compile is None else compile)
+    denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast, cuda_graph=graphed,
+                              compile=compiled)
     gens = seeding.generators(req.seed, B, req.first_index)
 
     def noise() -> torch.Tensor:  # the next normal draw of every sample's own stream
@@ -165,7 +169,8 @@ def sample(
     return RunResult(
         family="diffusion", images=to_uint8(x), labels=np.asarray(req.labels(), np.int64),
         steps=step, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
-        mem_kind=probe.kind, device=str(device), extra={"cuda_graph": graphed},
+        mem_kind=probe.kind, device=str(device),
+        extra={"cuda_graph": graphed, "compiled": compiled},
     )
 
 

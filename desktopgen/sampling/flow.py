@@ -74,7 +74,8 @@ CALLS_PER_STEP = {"flow-euler": 1, "flow-heun": 2, "few-step": 1}
 
 
 def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
-                    autocast=contextlib.nullcontext, cuda_graph: bool = False) -> Velocity:
+                    autocast=contextlib.nullcontext, cuda_graph: bool = False,
+                    compile: bool | None = None) -> Velocity:
     """u(x, t, d) of the network for these classes, classifier-free guidance w on the velocity
     (u_null + w (u_cond - u_null), one call on the classes stacked on the null class), with the
     diffusion samplers' helpers (sampling/guidance.py). `cuda_graph`: on CUDA, the network call
@@ -88,7 +89,7 @@ def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
         with autocast():
             return model(x_in, t_in, y_in, d_in)
 
-    call = graphs.network_call(model, net, autocast, cuda_graph)  # captured once, kept for reuse
+    call = graphs.network_call(model, net, autocast, cuda_graph, compile)  # captured once, kept
 
     @torch.no_grad()
     def velocity(x: torch.Tensor, t: float, d: float) -> torch.Tensor:
@@ -102,9 +103,11 @@ def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
 
 
 def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device | str = "cpu",
-           preview_every: int = 1, cuda_graph: bool = True) -> Iterator[StepEvent]:
+           preview_every: int = 1, cuda_graph: bool = True,
+           compile: bool | None = None) -> Iterator[StepEvent]:
     """Generate `request.batch` images with the request's flow sampler; see diffusion.sample.
-    `cuda_graph`: on CUDA, replay the network call from a CUDA graph (ignored elsewhere)."""
+    `cuda_graph`: on CUDA, replay the network call from a CUDA graph (ignored elsewhere).
+    `compile`: on CUDA, the network call under torch.compile (None: graphs.compile_enabled())."""
     req = request.validate()
     device = torch.device(device)
     spec = get_sampler(req.sampler)
@@ -126,8 +129,9 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     graphed = cuda_graph and device.type == "cuda"
     if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
         model = model.to(memory_format=torch.channels_last)
+    compiled = device.type == "cuda" and (graphs.compile_enabled() if compile is None else compile)
     velocity = guided_velocity(model, torch.tensor(req.labels(), device=device), w, autocast,
-                               cuda_graph=graphed)
+                               cuda_graph=graphed, compile=compiled)
     gens = seeding.generators(req.seed, req.batch, req.first_index)
     x1 = seeding.randn(gens, IMAGE, device)  # t = 1: pure noise
     x = x1
@@ -146,6 +150,7 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     return RunResult(
         family="diffusion", images=to_uint8(x), labels=np.asarray(req.labels(), np.int64),
         steps=n, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
-        mem_kind=probe.kind, device=str(device), extra={"network_calls": n * CALLS_PER_STEP[spec.name],
-                                               "cuda_graph": graphed},
+        mem_kind=probe.kind, device=str(device),
+        extra={"network_calls": n * CALLS_PER_STEP[spec.name], "cuda_graph": graphed,
+               "compiled": compiled},
     )
