@@ -301,6 +301,39 @@ def test_train_loop_writes_a_maskgit_folder(tmp_path, monkeypatch):
     assert checkpoints.ARCH_FAMILY["maskgit"] == "ar"
 
 
+@pytest.mark.parametrize("inpaint", [False, True])
+def test_a_reused_decoder_loads_the_next_runs_state_and_makes_its_codes(inpaint):
+    """A CUDA graph is replayed on one decoder's buffers across runs (`_step_graph`): a decoder
+    built for run A that loads run B's state (classes, seed, kept codes, counts) must then step to
+    exactly the codes a fresh decoder for B makes. Checked eagerly on the CPU, bit for bit."""
+    model = tiny_model()
+    kw = {}
+    if inpaint:
+        rng = np.random.default_rng(0)
+        src = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+        kw = dict(source=masks.as_grid(src), mask=masks.as_grid(masks.preset("bottom-half", seed=1)))
+    a = request(guidance=2.0, seed=3, class_label=2, steps=5)
+    b = a.with_(seed=11, class_label=7, **kw)
+
+    def run(dec):
+        for _ in range(5):
+            dec.step()
+        return dec.codes.clone(), dec.committed.clone(), dec.conf.clone()
+
+    def make(req):
+        return mg._Decoder(model, model.tokenizer, req, torch.device("cpu"), 2.0, 5, mg.CHOICE_TEMPERATURE)
+
+    first_a = run(make(a))
+    reused = make(a)
+    run(reused)  # a run of A first: its state is overwritten by the load
+    reused.load(make(b))
+    fresh_b = run(make(b))
+    for x, y in zip(run(reused), fresh_b):
+        assert torch.equal(x, y)
+    assert not torch.equal(fresh_b[0], first_a[0])
+    assert (reused.hole is None) is (not inpaint)
+
+
 # --- CUDA (run with `pytest -m gpu tests/test_maskgit.py`; skipped without a GPU) ----------------
 
 @pytest.mark.gpu
@@ -314,6 +347,25 @@ def test_cuda_graph_maskgit_equals_eager(guidance):
     assert graph.extra["cuda_graph"] is True and eager.extra["cuda_graph"] is False
     assert np.array_equal(graph.extra["codes"], eager.extra["codes"])
     assert np.array_equal(graph.images, eager.images)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graph_maskgit_is_reused_across_runs_and_matches_eager():
+    """The second run with the same shapes replays the first run's graph on its own classes and
+    seed (not the first run's: they are loaded, not captured), and equals its eager run."""
+    model = mg.with_tokenizer(tiny_model().cuda().to(torch.bfloat16), StandInTokenizer())
+    a = request(guidance=2.0, batch=8, steps=10, class_label=None)
+    b = a.with_(seed=9)
+    first = drain(mg.sample(model, a, "cuda", preview_every=0))[1]
+    assert len(mg._graphs[model]) == 1
+    graph_b = drain(mg.sample(model, b, "cuda", preview_every=0))[1]
+    assert len(mg._graphs[model]) == 1  # reused, not captured again
+    eager_b = drain(mg.sample(model, b, "cuda", preview_every=0, cuda_graph=False))[1]
+    again_a = drain(mg.sample(model, a, "cuda", preview_every=0))[1]
+    assert np.array_equal(graph_b.extra["codes"], eager_b.extra["codes"])
+    assert np.array_equal(first.extra["codes"], again_a.extra["codes"])
+    assert not np.array_equal(first.extra["codes"], graph_b.extra["codes"])
 
 
 # --- with a (tiny, untrained) real tokenizer: train, load, CLI -----------------------------------

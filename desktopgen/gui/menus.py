@@ -4,12 +4,15 @@ what it does. Actions are also added to the window itself, so shortcuts work wit
 
 from __future__ import annotations
 
+import os
+import sys
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from desktopgen.gui.canvas import overlay_toggle
-from desktopgen.gui.settings import COMPILE_KEY
+from desktopgen.gui.settings import COMPILE_ENV, COMPILE_KEY
 from desktopgen.gui.theme import FAMILIES, NAMES
 from desktopgen.gui.token_overlay import token_grid_toggle
 
@@ -112,30 +115,33 @@ class Menus(QObject):
 def compile_toggle(parent, settings=None) -> QAction:
     """The checkable "Compile the U-Net (CUDA)" action: torch.compile of the diffusion and flow
     samplers' network call (sampling/graphs.py), kept in `settings` (COMPILE_KEY) and applied to
-    the runs that start after it changes. Disabled without a CUDA GPU (it does nothing there)."""
-    import torch
-
-    from desktopgen.sampling import graphs
-
+    the runs that start after it changes. It never imports torch (the window appears before torch
+    loads): the choice travels as $DESKTOPGEN_COMPILE, which graphs reads when the workers import
+    it, and goes to graphs directly once it is loaded. On the CPU it does nothing."""
+    env = os.environ.get(COMPILE_ENV, "").lower() in ("1", "true", "yes", "on")
+    saved = settings.value(COMPILE_KEY, None) if settings is not None else None
+    on = env if saved is None else saved in (True, "true", "1", 1)
     act = QAction("Compile the U-Net (CUDA)", parent)
     act.setObjectName("compileAction")
     act.setCheckable(True)
-    saved = settings.value(COMPILE_KEY, None) if settings is not None else None
-    on = graphs.compile_enabled() if saved is None else saved in (True, "true", "1", 1)
-    graphs.set_compile(on)
-    act.setChecked(on)
-    cuda = torch.cuda.is_available()
-    act.setEnabled(cuda)
-    act.setToolTip("torch.compile the diffusion U-Net: about 20 s of compiling at the first run of "
-                   "each batch size, then the 20-step sampler runs 2-3x faster on the GPU"
-                   if cuda else "Needs a CUDA GPU: on the CPU the U-Net always runs uncompiled")
+    act.setToolTip("torch.compile the diffusion U-Net on a CUDA GPU: about 20 s of compiling at the "
+                   "first run of each batch size, then the 20-step sampler runs 2-3x faster. "
+                   "Does nothing on the CPU.")
     act.setStatusTip(act.toolTip())
 
+    def apply(value: bool) -> None:
+        os.environ[COMPILE_ENV] = "1" if value else "0"
+        graphs = sys.modules.get("desktopgen.sampling.graphs")
+        if graphs is not None:
+            graphs.set_compile(value)
+
     def toggled(value: bool) -> None:
-        graphs.set_compile(value)
+        apply(value)
         if settings is not None:
             settings.setValue(COMPILE_KEY, bool(value))
 
+    act.setChecked(on)
+    apply(on)
     act.toggled.connect(toggled)
     return act
 
