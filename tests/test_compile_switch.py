@@ -95,8 +95,9 @@ def test_the_app_option_sets_the_switch_and_is_remembered(qtbot, tmp_path, monke
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QWidget
 
+    from desktopgen.core.flags import COMPILE_ENV
     from desktopgen.gui.menus import compile_toggle
-    from desktopgen.gui.settings import COMPILE_ENV, COMPILE_KEY
+    from desktopgen.gui.settings import COMPILE_KEY
 
     monkeypatch.setattr(graphs, "_compile", {"on": False})
     monkeypatch.setenv(COMPILE_ENV, "0")

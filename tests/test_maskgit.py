@@ -334,6 +334,27 @@ def test_a_reused_decoder_loads_the_next_runs_state_and_makes_its_codes(inpaint)
     assert (reused.hole is None) is (not inpaint)
 
 
+def test_step_graphs_are_kept_per_settings_and_the_next_run_loads_into_the_kept_decoder(monkeypatch):
+    """`_step_graph` without a GPU (the capture stubbed): the first run's decoder and graph are
+    kept; a second run with the same settings gets that decoder back, holding its own state; other
+    settings get a capture of their own."""
+    captured = []
+    monkeypatch.setattr(mg, "_capture", lambda dec, device: captured.append(dec) or f"graph{len(captured)}")
+    model = tiny_model()
+    cpu = torch.device("cpu")
+
+    def make(req):
+        return mg._Decoder(model, model.tokenizer, req, cpu, 2.0, 5, mg.CHOICE_TEMPERATURE)
+
+    a, b = make(request(seed=3, steps=5)), make(request(seed=11, class_label=7, steps=5))
+    assert mg._step_graph(a, 5, mg.CHOICE_TEMPERATURE, cpu) == (a, "graph1")
+    dec, graph = mg._step_graph(b, 5, mg.CHOICE_TEMPERATURE, cpu)
+    assert dec is a and graph == "graph1" and captured == [a]
+    assert torch.equal(a.u_code, b.u_code) and torch.equal(a.y, b.y)
+    other = make(request(seed=3, steps=5, temperature=0.9))
+    assert mg._step_graph(other, 5, mg.CHOICE_TEMPERATURE, cpu) == (other, "graph2")
+
+
 # --- CUDA (run with `pytest -m gpu tests/test_maskgit.py`; skipped without a GPU) ----------------
 
 @pytest.mark.gpu

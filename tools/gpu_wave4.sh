@@ -13,7 +13,8 @@
 # bench_engine and the Showdown need fmnist-diffusion, fmnist-flow and fmnist-pixel-ar: they wait
 # for $L/models-b.ready (a later device command copies those in; the tree that travels is limited).
 #   L=/tmp/w4/logs bash tools/gpu_wave4.sh              (on the device, from the working copy)
-#   bash tools/gpu_wave4.sh collect OUT NAME...         pack models NAME (weights, config, card)
+#   bash tools/gpu_wave4.sh collect OUT NAME...         pack models NAME (weights, config, card;
+#                                                       in 15 MB parts)
 #                                                       and the logs into OUT, print the timeline
 # CPU dry run of every command (tiny networks, seconds per stage):
 #   DRY=1 L=/tmp/w4dry bash tools/gpu_wave4.sh
@@ -22,27 +23,9 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=. DESKTOPGEN_DATA=${DESKTOPGEN_DATA:-.data/
 L=${L:-/tmp/w4/logs}; PY=${PY:-python3}; DRY=${DRY:-0}
 mkdir -p "$L"
 
-if [ "${1:-}" = collect ]; then
-  out=$2; shift 2
-  cat "$L/timeline.txt" 2>/dev/null
-  for name in "$@"; do
-    f=models/$name
-    if [ -f "$f/card.json" ] && [ -f "$L/$name.done" ]; then
-      tar czf "$out/$name.tgz" -C models "$name/weights.safetensors" "$name/config.json" "$name/card.json"
-      echo "packed $name"
-    else
-      echo "not ready: $name"
-    fi
-  done
-  tar czf "$out/logs.tgz" -C "$(dirname "$L")" "$(basename "$L")"
-  exit 0
-fi
-
 DEADLINE=${DEADLINE:-1520}  # seconds after the start; the last stages stop here
-t0=$SECONDS
-stamp() { echo "$((SECONDS - t0)) s: $*" | tee -a "$L/timeline.txt"; }
-left() { local r=$((DEADLINE - (SECONDS - t0))); [ "$r" -gt 1 ] && echo "$r" || echo 1; }
-waitfor() { until [ -f "$L/$1" ]; do sleep 3; done; }
+. "$(dirname "$0")/gpu_pipeline.sh"  # collect, stamp, left, waitfor, mins, train, ev
+[ "${1:-}" = collect ] && { collect "${@:2}"; exit 0; }
 if [ "$DRY" = 1 ]; then  # minutes become seconds-long; tiny networks where the run trains fresh
   scale=0.004; DEV=(--device cpu); LIM=(--limit 512); N=20; VN=4; EXTRA=(--batch 8)
   TOK_ARCH='{"quantizer": "fsq", "channels": 8, "blocks": 1}'
@@ -55,20 +38,6 @@ else
   VAR_ARCH='{"n_layer": 8, "n_head": 8, "n_embd": 256, "vocab": 1000, "frames": 16, "grid": 12, "tokenizer": "fmnist-tokenizer"}'
   EV_DEV=cuda; SHOW=(); VFR=16,64
 fi
-mins() { $PY -c "print(round($1 * $scale, 4))"; }
-train() {  # gpu, name, train arguments...
-  local gpu=$1 name=$2; shift 2
-  stamp "train $name: start"
-  CUDA_VISIBLE_DEVICES=$gpu $PY -m desktopgen train "$@" --out "models/$name" --steps 1000000 \
-    --checkpoint-every 2000 "${DEV[@]}" "${LIM[@]}" > "$L/train-$name.log" 2>&1
-  stamp "train $name: exit $? ($(tail -n 1 "$L/train-$name.log" | cut -c1-160))"
-}
-ev() {  # gpu, log name, eval arguments...
-  local gpu=$1 name=$2; shift 2
-  CUDA_VISIBLE_DEVICES=$gpu timeout "$(left)" $PY -m desktopgen eval "$@" --n "$N" \
-    --device "$EV_DEV" > "$L/eval-$name.log" 2>&1
-  stamp "eval $name: exit $?"
-}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$L/gpu.txt" 2>&1
 stamp "start (DRY=$DRY)"
 

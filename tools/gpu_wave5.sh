@@ -28,28 +28,9 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=. DESKTOPGEN_DATA=${DESKTOPGEN_DATA:-.data/
 L=${L:-/tmp/w5/logs}; PY=${PY:-python3}; DRY=${DRY:-0}; MARGIN=${MARGIN:-0.007}
 mkdir -p "$L"
 
-if [ "${1:-}" = collect ]; then
-  out=$2; shift 2
-  cat "$L/timeline.txt" 2>/dev/null
-  for name in "$@"; do
-    f=models/$name
-    if [ -f "$f/card.json" ] && [ -f "$L/$name.done" ]; then
-      tar czf - -C models "$name/weights.safetensors" "$name/config.json" "$name/card.json" \
-        | split -b 15M - "$out/$name.tgz.part-"
-      echo "packed $name"
-    else
-      echo "not ready: $name"
-    fi
-  done
-  tar czf "$out/logs.tgz" -C "$(dirname "$L")" "$(basename "$L")"
-  exit 0
-fi
-
 DEADLINE=${DEADLINE:-1320}  # seconds after the start; the last stages stop here
-t0=$SECONDS
-stamp() { echo "$((SECONDS - t0)) s: $*" | tee -a "$L/timeline.txt"; }
-left() { local r=$((DEADLINE - (SECONDS - t0))); [ "$r" -gt 1 ] && echo "$r" || echo 1; }
-waitfor() { until [ -f "$L/$1" ]; do sleep 3; done; }
+. "$(dirname "$0")/gpu_pipeline.sh"  # collect, stamp, left, waitfor, mins, train, ev
+[ "${1:-}" = collect ] && { collect "${@:2}"; exit 0; }
 json() { $PY -c "import json,sys; print(json.dumps({**json.loads(sys.argv[1]), **json.loads(sys.argv[2])}))" "$1" "$2"; }
 if [ "$DRY" = 1 ]; then  # minutes become seconds-long; tiny networks where the run trains fresh
   scale=0.004; DEV=(--device cpu); LIM=(--limit 512); N=20; VN=4; BATCH=8; EV_DEV=cpu
@@ -62,21 +43,7 @@ else
   VAR_ARCH='{"n_layer": 8, "n_head": 8, "n_embd": 256, "frames": 16, "grid": 12}'
   PROBE=(--device cuda); BENCH=(--device cuda --batches 1)
 fi
-mins() { $PY -c "print(round($1 * $scale, 4))"; }
 batch() { [ "$BATCH" -gt 0 ] && echo "$BATCH" || echo "$1"; }
-train() {  # gpu, name, train arguments...
-  local gpu=$1 name=$2; shift 2
-  stamp "train $name: start"
-  CUDA_VISIBLE_DEVICES=$gpu $PY -m desktopgen train "$@" --out "models/$name" --steps 1000000 \
-    --checkpoint-every 2000 "${DEV[@]}" "${LIM[@]}" > "$L/train-$name.log" 2>&1
-  stamp "train $name: exit $? ($(tail -n 1 "$L/train-$name.log" | cut -c1-160))"
-}
-ev() {  # gpu, log name, eval arguments...
-  local gpu=$1 name=$2; shift 2
-  CUDA_VISIBLE_DEVICES=$gpu timeout "$(left)" $PY -m desktopgen eval "$@" --n "$N" \
-    --device "$EV_DEV" > "$L/eval-$name.log" 2>&1
-  stamp "eval $name: exit $?"
-}
 drift() {  # gpu, family, guidance, frames, tag, [--model NAME]
   local gpu=$1 fam=$2 g=$3 fr=$4 tag=$5; shift 5
   CUDA_VISIBLE_DEVICES=$gpu timeout "$(left)" $PY tools/gpu_video_clips.py --out "$L/video" \

@@ -11,8 +11,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
+from desktopgen.core.flags import COMPILE_ENV, env_flag
 from desktopgen.gui.canvas import overlay_toggle
-from desktopgen.gui.settings import COMPILE_ENV, COMPILE_KEY
+from desktopgen.gui.settings import COMPILE_KEY
 from desktopgen.gui.theme import FAMILIES, NAMES
 from desktopgen.gui.token_overlay import token_grid_toggle
 
@@ -118,7 +119,7 @@ def compile_toggle(parent, settings=None) -> QAction:
     the runs that start after it changes. It never imports torch (the window appears before torch
     loads): the choice travels as $DESKTOPGEN_COMPILE, which graphs reads when the workers import
     it, and goes to graphs directly once it is loaded. On the CPU it does nothing."""
-    env = os.environ.get(COMPILE_ENV, "").lower() in ("1", "true", "yes", "on")
+    env = env_flag(COMPILE_ENV)
     saved = settings.value(COMPILE_KEY, None) if settings is not None else None
     on = env if saved is None else saved in (True, "true", "1", 1)
     act = QAction("Compile the U-Net (CUDA)", parent)

@@ -7,7 +7,6 @@ import os
 ORG, APP = "DesktopGen", "DesktopGen"
 SETTINGS_ENV = "DESKTOPGEN_SETTINGS"  # an .ini path: tests and benchmarks never touch the user's
 COMPILE_KEY = "engine/compile"  # torch.compile of the U-Net call on CUDA (sampling/graphs.py)
-COMPILE_ENV = "DESKTOPGEN_COMPILE"  # how the choice reaches the engine (read there at import)
 TOKEN_GRID_KEY = "view/token_grid"  # the AR canvas shows the token codes beside the images
 
 

@@ -125,7 +125,7 @@ def sample(
     if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
         model = model.to(memory_format=torch.channels_last)
     model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
-    compiled = device.type == "cuda" and (graphs.compile_enabled() if compile is None else compile)
+    compiled = graphs.compile_wanted(device.type, compile)
     denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast, cuda_graph=graphed,
                               compile=compiled)
     gens = seeding.generators(req.seed, B, req.first_index)

@@ -129,7 +129,7 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     graphed = cuda_graph and device.type == "cuda"
     if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
         model = model.to(memory_format=torch.channels_last)
-    compiled = device.type == "cuda" and (graphs.compile_enabled() if compile is None else compile)
+    compiled = graphs.compile_wanted(device.type, compile)
     velocity = guided_velocity(model, torch.tensor(req.labels(), device=device), w, autocast,
                                cuda_graph=graphed, compile=compiled)
     gens = seeding.generators(req.seed, req.batch, req.first_index)

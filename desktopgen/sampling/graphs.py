@@ -10,11 +10,12 @@ input shapes (`cached`), so a run pays for warm-up and capture once, not at ever
 from __future__ import annotations
 
 import logging
-import os
 import weakref
 from collections.abc import Callable
 
 import torch
+
+from desktopgen.core.flags import COMPILE_ENV, env_flag
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,17 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
     if not args[0].is_cuda:
         return fn
     key = (tuple((tuple(a.shape), a.dtype, a.device) for a in args), memory_format, tag)
-    kept = _captures.setdefault(owner, {})
+    return keep(_captures, owner, key, lambda: capture(fn, args, memory_format))
+
+
+def keep(store: weakref.WeakKeyDictionary, owner, key, make: Callable):
+    """`make()`, made once per `owner` and `key` and kept in `store`; past KEEP keys per owner
+    the oldest goes (and the memory pool of its capture with it)."""
+    kept = store.setdefault(owner, {})
     if key not in kept:
         if len(kept) >= KEEP:
-            kept.pop(next(iter(kept)))  # the oldest capture and its memory pool go
-        kept[key] = capture(fn, args, memory_format)
+            kept.pop(next(iter(kept)))
+        kept[key] = make()
     return kept[key]
 
 
@@ -83,7 +90,7 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
 # 20-step sampler's GPU time is copies, 21 % group norm: tools/unet_speed_probe.py). It costs
 # ~20 s of compiling at the first run of each batch size, so it is a switch, off unless
 # $DESKTOPGEN_COMPILE=1 or the app's "Compile the U-Net" option says so; CUDA only.
-_compile = {"on": os.environ.get("DESKTOPGEN_COMPILE", "").lower() in ("1", "true", "yes", "on")}
+_compile = {"on": env_flag(COMPILE_ENV)}
 
 
 def set_compile(on: bool) -> None:
@@ -113,12 +120,15 @@ class Compiled:
         return self.fn(*args)
 
 
+def compile_wanted(device_type: str, on: bool | None = None) -> bool:
+    """Whether a run on `device_type` compiles: `on` (None = the process switch), CUDA only."""
+    return device_type == "cuda" and (compile_enabled() if on is None else bool(on))
+
+
 def maybe_compile(fn: Callable[..., torch.Tensor], device_type: str,
                   on: bool | None = None) -> Callable[..., torch.Tensor]:
-    """`Compiled(fn)` when compiling is on (`on`, None = the process switch) and the device is
-    CUDA; `fn` itself otherwise."""
-    on = compile_enabled() if on is None else on
-    return Compiled(fn) if on and device_type == "cuda" else fn
+    """`Compiled(fn)` when `compile_wanted(device_type, on)`; `fn` itself otherwise."""
+    return Compiled(fn) if compile_wanted(device_type, on) else fn
 
 
 def network_call(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], autocast,

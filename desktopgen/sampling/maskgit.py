@@ -40,7 +40,7 @@ from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import get_sampler
-from desktopgen.sampling import guidance, seeding
+from desktopgen.sampling import graphs, guidance, seeding
 
 CHOICE_TEMPERATURE = 4.5  # the MaskGIT paper's default for ImageNet
 SIZE = 28
@@ -175,7 +175,6 @@ class _Decoder:
         self.reset()
 
 
-KEEP = 4  # step graphs kept per model (batch sizes, steps, settings): each holds its buffers
 _graphs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: (dec, graph)}
 
 
@@ -184,20 +183,14 @@ def _step_graph(dec: _Decoder, steps: int, choice_temperature: float,
     """A CUDA graph of one step, and the decoder whose buffers it replays on. A graph captured by
     an earlier run with the same shapes and settings is reused: its decoder loads this run's
     state (`_Decoder.load`), so a run pays for warm-up and capture once, not every time (at 10
-    steps the two warm-up steps and the capture cost a third of the run)."""
+    steps the two warm-up steps and the capture cost a third of the run). Kept as graphs.keep
+    keeps captures: up to graphs.KEEP per model, the oldest going first."""
     key = (dec.B, steps, dec.w, dec.temperature, dec.top_k, choice_temperature, dec.K,
            str(device))
-    kept = _graphs.setdefault(dec.model, {})
-    if key in kept:
-        old, graph = kept[key]
-        old.load(dec)
-        return old, graph
-    graph = _capture(dec, device)
-    if graph is not None:
-        if len(kept) >= KEEP:
-            kept.pop(next(iter(kept)))  # the oldest graph and its memory go
-        kept[key] = (dec, graph)
-    return dec, graph
+    reused, graph = graphs.keep(_graphs, dec.model, key, lambda: (dec, _capture(dec, device)))
+    if reused is not dec:
+        reused.load(dec)  # an earlier run's buffers, with this run's state
+    return reused, graph
 
 
 def _capture(dec: _Decoder, device) -> torch.cuda.CUDAGraph | None:

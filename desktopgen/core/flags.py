@@ -1,0 +1,12 @@
+"""Switches read from the environment, torch-free (the window reads them before torch loads)."""
+
+from __future__ import annotations
+
+import os
+
+COMPILE_ENV = "DESKTOPGEN_COMPILE"  # torch.compile of the U-Net call on CUDA (sampling/graphs.py)
+
+
+def env_flag(name: str) -> bool:
+    """True when $name says yes (1, true, yes, on; any case)."""
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
