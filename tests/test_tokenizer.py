@@ -155,7 +155,9 @@ def test_bad_inputs_are_refused_in_one_line():
 
 
 @pytest.mark.parametrize("config", [{}, {"quantizer": "vq"}, {"down": 2, "blocks": 0},
-                                    {"quantizer": "vq", "code_dim": 16, "codebook_size": 512}])
+                                    {"quantizer": "vq", "code_dim": 16, "codebook_size": 512},
+                                    {"decoder_channels": 16, "decoder_blocks": 3},
+                                    {"down": 2, "decoder_blocks": 0}])
 def test_parameter_count_matches_the_module(config):
     cfg = nets.check_config("tokenizer", config)
     built = nets.build("tokenizer", config)

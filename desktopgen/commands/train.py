@@ -10,7 +10,7 @@ from desktopgen.commands._args import UsageError, add_device_arg, number
 def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train a model (use torchrun for several GPUs)")
     t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint",
-                                     "tokenizer", "token-ar", "maskgit", "video-ar",
+                                     "tokenizer", "tokenizer-decoder", "token-ar", "maskgit", "video-ar",
                                      "video-diffusion"))
     t.add_argument("--data", default=None, help="Fashion-MNIST folder")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
@@ -25,7 +25,10 @@ def register(subparsers) -> None:
     t.add_argument("--arch", default=None, help='network overrides as JSON, e.g. \'{"n_layer": 4}\'')
     t.add_argument("--limit", type=number(int, 0, 60000, "limit"), default=0)
     t.add_argument("--init-from", default="",
-                   help="start from this model's weights (a fine-tuning run; the same config)")
+                   help="start from this model's weights (a fine-tuning run; --arch changes "
+                        "keys of its config); tokenizer-decoder: the tokenizer whose codes stay")
+    t.add_argument("--adversarial", type=number(float, 0, 10, "adversarial"), default=0.0,
+                   help="tokenizer-decoder: weight of a GAN loss beside the reconstruction (0: none)")
     t.add_argument("--tokenizer", default=None,
                    help="token-ar: the tokenizer model folder (same as --arch '{\"tokenizer\": ...}')")
 
@@ -56,5 +59,5 @@ def run(a: argparse.Namespace) -> int:
     train(TrainConfig(model=a.model, out=a.out, data=a.data, steps=a.steps, minutes=a.minutes,
                       batch=a.batch, lr=a.lr, checkpoint_every=a.checkpoint_every, seed=a.seed,
                       device=a.device, resume=a.resume, arch=arch, limit=a.limit,
-                      init_from=a.init_from))
+                      init_from=a.init_from, adversarial=a.adversarial))
     return 0

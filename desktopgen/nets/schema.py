@@ -58,7 +58,8 @@ RULES["tokenizer"] = {
     "quantizer": (_CHOICE, ("fsq", "vq")), "channels": (_INT, 8, 256), "blocks": (_INT, 0, 8),
     "down": (_CHOICE, (2, 4)), "levels": (_INTS, 2, 16, 6), "codebook_size": (_INT, 2, 16384),
     "code_dim": (_INT, 2, 64), "commitment": (_FLOAT, 0.0, 10.0), "ema_decay": (_FLOAT, 0.0, 0.9999),
-    "dead_after": (_FLOAT, 0.0, 100.0),
+    "dead_after": (_FLOAT, 0.0, 100.0), "decoder_channels": (_INT, 0, 256),
+    "decoder_blocks": (_INT, -1, 8),
 }
 RULES["token_ar"] = {**RULES["pixel_ar"], "vocab": (_INT, 2, 65536), "seq_len": (_INT, 1, 4096),
                      "tokenizer": (_NAME,)}
@@ -157,6 +158,8 @@ def _check_shapes(arch: str, c: dict) -> None:
     if arch == "tokenizer":
         if c["channels"] % 8:
             raise ConfigError(f"channels must divide by 8, not {c['channels']}")
+        if c["decoder_channels"] % 8:
+            raise ConfigError(f"decoder_channels must divide by 8, not {c['decoder_channels']}")
         if c["quantizer"] == "fsq" and not 1 <= len(c["levels"]) <= 6:
             raise ConfigError("levels must hold 1 to 6 integers (the FSQ grid)")
     if arch in UNETS:

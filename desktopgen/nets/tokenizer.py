@@ -34,6 +34,8 @@ class TokenizerConfig:
     commitment: float = 0.25  # vq: weight of ||z - sg(code)||^2
     ema_decay: float = 0.99  # vq: EMA of the codebook statistics
     dead_after: float = 0.03  # vq: restart a code whose EMA count per batch falls below this
+    decoder_channels: int = 0  # the decoder's base width (0: `channels`, as the encoder)
+    decoder_blocks: int = -1  # the decoder's residual blocks per resolution (-1: `blocks`)
 
     def __post_init__(self):  # JSON gives lists; keep the dataclass hashable
         object.__setattr__(self, "levels", tuple(self.levels))
@@ -88,17 +90,26 @@ class Encoder(nn.Module):
         return self.net(x)
 
 
+def decoder_shape(c) -> tuple[int, int]:
+    """(base width, residual blocks per resolution) of the decoder: its own, or the encoder's.
+    `c`: a TokenizerConfig or its dict."""
+    get = c.get if isinstance(c, dict) else lambda k, d=None: getattr(c, k, d)
+    ch, blocks = get("decoder_channels", 0) or get("channels"), get("decoder_blocks", -1)
+    return ch, get("blocks") if blocks is None or blocks < 0 else blocks
+
+
 class Decoder(nn.Module):
     def __init__(self, c: TokenizerConfig, in_dim: int):
         super().__init__()
-        ch = 2 * c.channels
+        base, blocks = decoder_shape(c)
+        ch = 2 * base
         layers: list[nn.Module] = [nn.Conv2d(in_dim, ch, 3, padding=1)]
         for s in range(_stages(c)):
-            layers += [ResBlock(ch) for _ in range(c.blocks)]
-            out = c.channels if s == _stages(c) - 1 else ch
+            layers += [ResBlock(ch) for _ in range(blocks)]
+            out = base if s == _stages(c) - 1 else ch
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, out, 3, padding=1)]
             ch = out
-        layers += [ResBlock(ch) for _ in range(c.blocks)]
+        layers += [ResBlock(ch) for _ in range(blocks)]
         layers += [ChannelNorm(ch), nn.SiLU(), nn.Conv2d(ch, 1, 3, padding=1)]
         self.net = nn.Sequential(*layers)
 
@@ -305,6 +316,8 @@ def parameter_count(c: dict) -> int:
     enc = conv(1, ch, 3) + c["blocks"] * res(ch) + conv(ch, wide, 4) \
         + (stages - 1) * (c["blocks"] * res(wide) + conv(wide, wide, 4)) \
         + c["blocks"] * res(wide) + 2 * wide + conv(wide, dim, 1)
-    dec = conv(dim, wide, 3) + stages * c["blocks"] * res(wide) + (stages - 1) * conv(wide, wide, 3) \
-        + conv(wide, ch, 3) + c["blocks"] * res(ch) + 2 * ch + conv(ch, 1, 3)
+    ch, blocks = decoder_shape(c)
+    wide = 2 * ch
+    dec = conv(dim, wide, 3) + stages * blocks * res(wide) + (stages - 1) * conv(wide, wide, 3) \
+        + conv(wide, ch, 3) + blocks * res(ch) + 2 * ch + conv(ch, 1, 3)
     return enc + dec

@@ -95,7 +95,9 @@ def _attach_tokenizer(model, card: dict, name: str, device):
     beside = checkpoints.resolve(name).parent / tok_name
     tokenizer, tok_card = checkpoints.load_model(str(beside) if beside.is_dir() else tok_name, device)
     want = card.get("tokenizer_sha256") or ""
-    if want and tok_card.get("sha256") != want:
+    # a retrained decoder keeps the codes (train tokenizer-decoder): its card lists whose
+    same_codes = [tok_card.get("sha256"), *tok_card.get("same_codes_as", [])]
+    if want and want not in same_codes:
         raise checkpoints.CheckpointError(
             card["name"], f"was trained with another {tok_name} (sha256 {want[:12]}…, now "
                           f"{str(tok_card.get('sha256'))[:12]}…): retrain it with this tokenizer")

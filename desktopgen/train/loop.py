@@ -49,6 +49,7 @@ class TrainConfig:
     arch: dict | None = None  # overrides of the network config, e.g. {"n_layer": 4}
     limit: int = 0  # use only the first `limit` training images (0 = all); for smoke tests
     init_from: str = ""  # start from this model folder's weights (fine-tuning; fresh optimiser)
+    adversarial: float = 0.0  # tokenizer-decoder: weight of the GAN loss (0 = none)
 
 
 def _init_from(name: str, saved, arch: str, model, ema) -> None:
@@ -153,13 +154,16 @@ def _setup_distributed(requested: str) -> tuple[torch.device, int, int]:
     return torch.device("cpu"), rank, world
 
 
-def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: float) -> None:
+def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: float,
+                recipe=None) -> None:
     """A resumable checkpoint: tensors and scalars in one safetensors file (scalars as JSON in
     its metadata), so a crash leaves either the old checkpoint or the new one, never a mix.
     state.json repeats the scalars for people; resume reads only the safetensors file."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
+    if hasattr(recipe, "state_dict"):  # e.g. the tokenizer decoder's discriminator
+        tensors |= {f"recipe.{k}": v for k, v in recipe.state_dict().items()}
     opt_state = opt.state_dict()
     for pid, st in opt_state["state"].items():
         for k, v in st.items():
@@ -171,12 +175,14 @@ def _save_state(folder: Path, model, ema, opt, step: int, elapsed: float, loss: 
     checkpoints.atomic_write_text(folder / "state.json", json.dumps(meta))
 
 
-def _load_state(folder: Path, model, ema, opt) -> tuple[int, float]:
+def _load_state(folder: Path, model, ema, opt, recipe=None) -> tuple[int, float]:
     with safe_open(str(folder / STATE), "pt") as f:
         meta = json.loads((f.metadata() or {})["state"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    if hasattr(recipe, "load_state_dict"):
+        recipe.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("recipe.")})
     state: dict = {}
     for k, v in tensors.items():
         if k.startswith("opt."):
@@ -192,10 +198,17 @@ def train(cfg: TrainConfig) -> dict:
     arch = check_arch(cfg.model, cfg.arch)
     init_model, init_card = checkpoints.load_model(cfg.init_from, "cpu") if cfg.init_from \
         else (None, None)
-    if init_model is not None and cfg.arch is None:  # fine-tuning: the saved network by default
-        arch = check_arch(cfg.model, nets.arch_of(init_model)[1])
+    if init_model is not None:  # fine-tuning: the saved network, with --arch's keys changed
+        arch = check_arch(cfg.model, {**nets.arch_of(init_model)[1], **(cfg.arch or {})})
+    needs_init = getattr(RECIPES[cfg.model], "needs_init", False)
+    if needs_init and init_model is None:
+        raise ValueError(f"train {cfg.model} needs --init-from (the model to start from)")
+    if cfg.adversarial and "adversarial" not in getattr(RECIPES[cfg.model], "options", ()):
+        raise ValueError(f"--adversarial is for train tokenizer-decoder, not {cfg.model}")
     device, rank, world = _setup_distributed(cfg.device)
     recipe = RECIPES[cfg.model](device)
+    if cfg.adversarial:
+        recipe.adversarial = cfg.adversarial
     d = recipe.defaults
     batch = cfg.batch or d["batch"]
     lr = cfg.lr or d["lr"]
@@ -229,11 +242,18 @@ def train(cfg: TrainConfig) -> dict:
     state_dir = out / "train_state"
     step, prior_elapsed = 0, 0.0
     resuming = cfg.resume and (state_dir / STATE).exists()
-    if init_model is not None and not resuming:
+    if hasattr(recipe, "init_from"):  # its own copy (e.g. part of the network); on resume too,
+        recipe.init_from(cfg.init_from, init_model, init_card, model, ema)  # for its card
+        if not resuming:
+            log(f"starting from {cfg.init_from} ({init_card.get('steps', '?')} steps)")
+    elif init_model is not None and not resuming:
         _init_from(cfg.init_from, init_model, recipe.arch, model, ema)
         log(f"starting from the weights of {cfg.init_from} ({init_card.get('steps', '?')} steps)")
+    model.train()
+    if hasattr(recipe, "setup"):  # e.g. freeze part of the network, build a discriminator
+        recipe.setup(model)
     if resuming:
-        step, prior_elapsed = _load_state(state_dir, model, ema, opt)
+        step, prior_elapsed = _load_state(state_dir, model, ema, opt, recipe)
         log(f"resumed from {state_dir} at step {step}")
     start_step = step
     train_model = model
@@ -253,7 +273,6 @@ def train(cfg: TrainConfig) -> dict:
     t_start = time.perf_counter()
     progress = Progress(clock, batch, step)
     loss_avg, losses = None, []
-    model.train()
     while step < cfg.steps:
         frac = clock.fraction(step)
         if budget and frac >= 1.0:  # the same decision on every rank (see Budget)
@@ -281,7 +300,7 @@ def train(cfg: TrainConfig) -> dict:
             progress.update(step, loss_avg, frac)
         if step % cfg.checkpoint_every == 0 and _is_main():
             _save_state(state_dir, model, ema, opt, step,
-                        prior_elapsed + time.perf_counter() - t_start, loss_avg or float("nan"))
+                        prior_elapsed + time.perf_counter() - t_start, loss_avg or float("nan"), recipe)
     if step > start_step and (not losses or losses[-1][0] != step):
         lv = loss.item()  # stopped by the clock between two progress lines
         loss_avg = lv if loss_avg is None else 0.9 * loss_avg + 0.1 * lv
@@ -294,7 +313,7 @@ def train(cfg: TrainConfig) -> dict:
     card = {}
     try:
         if _is_main():  # only rank 0 writes; the others wait at the barrier below
-            _save_state(state_dir, model, ema, opt, step, wall, loss_avg or float("nan"))
+            _save_state(state_dir, model, ema, opt, step, wall, loss_avg or float("nan"), recipe)
             card = {
                 "model": cfg.model,
                 "data": "Fashion-MNIST train split (60,000 images), Debian package dataset-fashion-mnist"

@@ -1,0 +1,132 @@
+"""`train tokenizer-decoder` (desktopgen/train/decoder_recipe.py): a new decoder, the same codes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from desktopgen import nets, sampling
+from desktopgen.core import checkpoints
+from desktopgen.train.decoder_recipe import TokenizerDecoderRecipe, adaptive_weight
+from desktopgen.train.loop import STATE, TrainConfig, train
+
+TINY = {"channels": 8, "blocks": 1, "levels": [3, 3]}  # 9 codes
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A tiny tokenizer folder "tok" (saved like a shipped one) and a MaskGIT trained on it."""
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    checkpoints.save_model(nets.build("tokenizer", TINY), root / "tok", {"model": "tokenizer"})
+    old = os.environ.get("DESKTOPGEN_MODELS")
+    os.environ["DESKTOPGEN_MODELS"] = str(root)
+    try:
+        train(TrainConfig(model="maskgit", out=str(root / "mg"), steps=2, batch=8, limit=64,
+                          device="cpu", warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16,
+                                                        "tokenizer": "tok", "codebook_size": 9}))
+        yield root
+    finally:
+        if old is None:
+            del os.environ["DESKTOPGEN_MODELS"]
+        else:
+            os.environ["DESKTOPGEN_MODELS"] = old
+
+
+def run(root, out, steps=4, **kw):
+    return train(TrainConfig(model="tokenizer-decoder", out=str(root / out), steps=steps, batch=8,
+                             limit=64, device="cpu", warmup=1, init_from="tok", **kw))
+
+
+def images(n=6):
+    rng = np.random.default_rng(0)
+    return torch.as_tensor(rng.integers(0, 256, (n, 1, 28, 28)), dtype=torch.float32) / 127.5 - 1
+
+
+def parts(model):
+    state = model.state_dict()
+    enc = {k: v for k, v in state.items() if not k.startswith("decoder.")}
+    dec = {k: v for k, v in state.items() if k.startswith("decoder.")}
+    return enc, dec
+
+
+@pytest.mark.parametrize("adversarial", [0.0, 0.5])
+def test_the_encoder_and_codes_stay_bit_for_bit_and_the_decoder_learns(models, monkeypatch, adversarial):
+    import desktopgen.train.decoder_recipe as recipe
+
+    monkeypatch.setattr(recipe, "RAMP", 1)  # the GAN term from the first steps of this short run
+    card = run(models, f"dec{adversarial}", adversarial=adversarial)
+    old, _ = checkpoints.load_model("tok", "cpu")
+    new, _ = checkpoints.load_model(str(models / f"dec{adversarial}"), "cpu")
+    (e_old, d_old), (e_new, d_new) = parts(old), parts(new)
+    assert e_old.keys() == e_new.keys() and all(torch.equal(e_old[k], e_new[k]) for k in e_old)
+    assert not all(torch.equal(d_old[k], d_new[k]) for k in d_old)
+    x = images()
+    assert torch.equal(old.encode(x), new.encode(x))
+    assert card["same_codes_as"] == [checkpoints.read_card(str(models / "tok"))["sha256"]]
+    assert card["decoder"]["decoder_copied"] is True and card["decoder"]["adversarial"] == adversarial
+    with safe_open(str(models / f"dec{adversarial}" / "train_state" / STATE), "pt") as f:
+        has_disc = any(k.startswith("recipe.disc.") for k in f.keys())
+    assert has_disc == (adversarial > 0)
+
+
+def test_a_wider_decoder_starts_fresh_on_the_same_encoder(models):
+    card = run(models, "wide", arch={"decoder_channels": 16, "decoder_blocks": 2})
+    old, _ = checkpoints.load_model("tok", "cpu")
+    new, _ = checkpoints.load_model(str(models / "wide"), "cpu")
+    assert new.config.decoder_channels == 16 and new.config.channels == 8
+    assert torch.equal(old.encode(images()), new.encode(images()))
+    assert card["decoder"]["decoder_copied"] is False
+    assert sum(p.numel() for p in new.decoder.parameters()) > sum(p.numel() for p in old.decoder.parameters())
+
+
+def test_token_models_load_with_a_retrained_decoder_of_their_tokenizer(models, tmp_path):
+    """MaskGIT checks its tokenizer's sha256: a decoder retrained from it shares the codes."""
+    import shutil
+
+    run(models, "dec-for-mg", steps=2)
+    shutil.copytree(models / "mg", tmp_path / "mg")
+    shutil.copytree(models / "dec-for-mg", tmp_path / "tok")  # beside it, under the name it knows
+    model, _ = sampling.load("ar", str(tmp_path / "mg"), "cpu")
+    fresh, _ = checkpoints.load_model(str(models / "dec-for-mg"), "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(model.tokenizer.state_dict().values(),
+                                                 fresh.state_dict().values()))
+
+
+def test_refusals(models):
+    with pytest.raises(ValueError, match="needs --init-from"):
+        train(TrainConfig(model="tokenizer-decoder", out=str(models / "x"), steps=1, device="cpu"))
+    with pytest.raises(ValueError, match="--adversarial is for train tokenizer-decoder"):
+        train(TrainConfig(model="tokenizer", out=str(models / "x"), steps=1, device="cpu",
+                          adversarial=0.1))
+    with pytest.raises(ValueError, match="the encoder of this run"):
+        run(models, "x", arch={"channels": 16})
+
+
+def test_adaptive_weight_is_the_ratio_of_gradient_norms():
+    w = torch.randn(3, 4, requires_grad=True)
+    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    got = adaptive_weight((a * w).sum(), (b * w).sum(), w)
+    assert torch.allclose(got, a.norm() / (b.norm() + 1e-4))
+    assert not got.requires_grad
+
+
+def test_the_generator_term_sends_no_gradient_to_the_discriminator():
+    torch.manual_seed(0)
+    tok = nets.build("tokenizer", TINY)
+    r = TokenizerDecoderRecipe("cpu")
+    r.adversarial, r.step = 1.0, 10_000  # past the ramp
+    r.setup(tok)
+    batch = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    before = [p.detach().clone() for p in r.disc.parameters()]
+    loss = r.loss(tok, batch, None, torch.Generator().manual_seed(0))
+    grads = [p.grad.clone() for p in r.disc.parameters()]  # from its own step only
+    loss.backward()
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, r.disc.parameters()))
+    assert not all(torch.equal(a, p) for a, p in zip(before, r.disc.parameters()))  # it stepped
+    assert all(p.grad is None for p in tok.encoder.parameters())
+    assert tok.decoder.net[-1].weight.grad is not None
