@@ -130,3 +130,41 @@ def test_the_generator_term_sends_no_gradient_to_the_discriminator():
     assert not all(torch.equal(a, p) for a, p in zip(before, r.disc.parameters()))  # it stepped
     assert all(p.grad is None for p in tok.encoder.parameters())
     assert tok.decoder.net[-1].weight.grad is not None
+
+
+def _pick_tool():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "tools" / "pick_tokenizer.py"
+    spec = importlib.util.spec_from_file_location("pick_tokenizer", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _fake_tokenizer(root, name, accuracy, weights_bytes):
+    import json
+    d = root / "models" / name
+    d.mkdir(parents=True)
+    (d / "weights.safetensors").write_bytes(b"w")
+    (d / "config.json").write_text(json.dumps({"config": {"decoder_channels": 64}}))
+    m = {"test_reconstruction_accuracy": accuracy, "test_mse": 0.01, "test_mse_48x48": 0.003,
+         "test_label_agreement": 0.93, "codebook_usage_test": {"fraction_used": 1.0, "perplexity": 700},
+         "train_reconstructions_vs_test": {"fd": 1.0}}
+    (d / "card.json").write_text(json.dumps({"steps": 1, "wall_time_s": 1, "parameters": 1,
+                                             "weights_bytes": weights_bytes, "metrics": m}))
+
+
+def test_the_tokenizer_pick_never_takes_a_model_over_the_size_limit(tmp_path, monkeypatch):
+    import json
+    tool = _pick_tool()
+    monkeypatch.chdir(tmp_path)
+    _fake_tokenizer(tmp_path, "inc", 0.90, 6_000_000)
+    _fake_tokenizer(tmp_path, "big", 0.95, 21_200_000)  # the best, but over 20 MB
+    _fake_tokenizer(tmp_path, "small", 0.91, 17_000_000)
+    assert tool.main(["big", "small", "--incumbent", "inc", "--out", "picked"]) == 0
+    card = json.loads((tmp_path / "models" / "picked" / "card.json").read_text())
+    assert card["selection"]["picked"] == "small"
+    assert "big" not in card["selection"]["tried"]
+    assert tool.main(["big", "--incumbent", "inc", "--out", "picked2"]) == 1  # nothing eligible
+    assert not (tmp_path / "models" / "picked2").exists()

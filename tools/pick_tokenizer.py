@@ -8,8 +8,9 @@ the models trained on it).
     PYTHONPATH=. python tools/pick_tokenizer.py fmnist-tokenizer-fsq fmnist-tokenizer-vq
     PYTHONPATH=. python tools/pick_tokenizer.py tokA tokB --incumbent fmnist-tokenizer --margin 0.007
 
+Candidates whose weights exceed --max-mb (the project's 20 MB) are listed and never picked.
 Prints one line per candidate; exit status 0 when models/fmnist-tokenizer was (re)written,
-3 when the incumbent stays, 1 when nothing was evaluated.
+3 when the incumbent stays, 1 when no candidate was evaluated (or all were too large).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from desktopgen.core.checkpoints import atomic_write_text
 
 FILES = ("weights.safetensors", "config.json", "card.json")
+MAX_MB = 20.0  # the project's limit on a shipped model's weights
 RULE = "highest classifier accuracy on the 10k test reconstructions (then lowest MSE)"
 
 
@@ -56,13 +58,20 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="fmnist-tokenizer")
     p.add_argument("--incumbent", default="", help="the shipped tokenizer, a candidate to beat")
     p.add_argument("--margin", type=float, default=0.0, help="accuracy a newcomer must gain over it")
+    p.add_argument("--max-mb", type=float, default=MAX_MB,
+                   help="weights over this many MB (10^6 bytes) are reported, never picked")
     a = p.parse_args(argv)
     tried = {n: t for n in a.candidates if (t := figures(n)) is not None}
     for n in a.candidates:
         if n not in tried:
             print(f"{n}: no evaluation (see the logs)")
+    for n, t in list(tried.items()):
+        if t["weights_bytes"] > a.max_mb * 1e6:
+            mb = t["weights_bytes"] / 1e6
+            print(f"{n}: weights {mb:.1f} MB, over the {a.max_mb:g} MB limit: not a candidate")
+            del tried[n]
     if not tried:
-        print("no tokenizer was evaluated")
+        print("no tokenizer was evaluated (within the size limit)")
         return 1
     best = max(tried, key=lambda n: score(tried[n]))
     inc = figures(a.incumbent) if a.incumbent else None
@@ -72,7 +81,7 @@ def main(argv=None) -> int:
         print(f"{n}: recon accuracy {t['test_reconstruction_accuracy']:.4f}, MSE {t['test_mse']:.4f} "
               f"(48x48 {t['test_mse_48x48']:.4f}), codebook used {t['codebook_used']:.1%}, "
               f"perplexity {t['codebook_perplexity']:.0f}, FD {t['fd_train_reconstructions']:.3f}, "
-              f"{t['weights_bytes'] / 2**20:.1f} MB{' <- best' if n == best else ''}")
+              f"{t['weights_bytes'] / 1e6:.1f} MB{' <- best' if n == best else ''}")
     if inc is not None:
         print(f"incumbent {a.incumbent}: recon accuracy {inc['test_reconstruction_accuracy']:.4f}; "
               f"margin {a.margin}: {'kept' if keep else 'replaced by ' + best}")
