@@ -114,6 +114,40 @@ def test_rolled_frames_continue_the_last_window_frames_at_the_trained_places():
         assert torch.equal(logits.argmax(-1), codes[:, t])
 
 
+@pytest.mark.parametrize("kw", [{"guidance_scale": 2.0}, {"guidance_scale": 1.0, "temperature": 0.9,
+                                                         "top_k": 5}])
+def test_the_filled_cache_path_gives_the_static_path_codes_bit_for_bit(kw):
+    """The CPU path (attend to slots 0..p, no mask) makes exactly the static path's clips, past
+    the training length (the sliding window's prefill) included."""
+    model = tiny(frames=3, grid=3)
+    filled = clips(model, [2, 6, 9], 7, seed=5, filled_cache=True, **kw)
+    static = clips(model, [2, 6, 9], 7, seed=5, filled_cache=False, **kw)
+    assert filled.extra["decode"] == "filled cache" and static.extra["decode"] == "static cache"
+    assert np.array_equal(filled.extra["codes"], static.extra["codes"])
+    assert np.array_equal(filled.images, static.images)
+    assert clips(model, [2], 2).extra["decode"] == "filled cache"  # the CPU default
+
+
+def test_the_filled_cache_step_logits_match_the_masked_step():
+    """Fed the same codes, the two decode steps agree within float32 rounding (the softmax sums
+    add the masked slots' zero terms in another order)."""
+    model = tiny(frames=2, grid=3)
+    y = torch.tensor([3, 10])
+    ka, kb = model.new_cache(2, "cpu"), model.new_cache(2, "cpu")
+    codes = torch.randint(0, 8, (2, model.config.seq_len), generator=torch.Generator().manual_seed(1))
+    worst = 0.0
+    with torch.no_grad():
+        for p in range(model.config.seq_len):
+            tok = codes[:, p - 1] if p else codes[:, 0]
+            a = model.decode_step(tok, y, torch.tensor([p]), ka)
+            b = model.decode_step_at(tok, y, p, kb)
+            worst = max(worst, (a - b).abs().max().item())
+    assert 0 < worst <= 1e-5  # not the same computation, and the same numbers within rounding
+    # the first layer's keys and values are the same bits (its input is); deeper ones within rounding
+    assert torch.equal(ka.k[0], kb.k[0]) and torch.equal(ka.v[0], kb.v[0])
+    assert torch.allclose(ka.k, kb.k, atol=1e-5) and torch.allclose(ka.v, kb.v, atol=1e-5)
+
+
 @pytest.mark.parametrize("w", [1.0, 2.0])
 def test_clip_i_depends_only_on_seed_and_i_not_on_the_batch(w):
     model = tiny(frames=2)

@@ -107,3 +107,14 @@ class VideoAR(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block.decode(x, cache.k[i], cache.v[i], pos, mask)
         return self.head(self.ln_f(x[:, 0]))
+
+    def decode_step_at(self, token, y, p: int, cache: KVCache) -> torch.Tensor:
+        """`decode_step` at the Python int position p (the CPU path, as the pixel model's): each
+        layer attends to the filled slots 0..p only, without a mask, so a step's cost grows with
+        p instead of always paying for all 2,304 slots."""
+        n = self.config.frame_tokens
+        tok = self.class_emb(y) if p == 0 else self.tok_emb(token)  # (B, C)
+        x = tok + (self.frame_emb.weight[p // n] + self.place_emb.weight[p % n])
+        for i, block in enumerate(self.blocks):
+            x = block.decode_at(x, cache.k[i], cache.v[i], p)
+        return self.head(self.ln_f(x))

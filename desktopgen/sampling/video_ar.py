@@ -110,6 +110,7 @@ class _ClipDecoder:
         self.frame = torch.zeros(self.B, self.n, dtype=torch.long, device=device)  # its codes
         self.token = torch.zeros(len(self.y), dtype=torch.long, device=device)
         self.pos = torch.zeros(1, dtype=torch.long, device=device)
+        self.p = 0  # the same position as a Python int (step_at)
 
     @torch.no_grad()
     def step(self):
@@ -120,8 +121,20 @@ class _ClipDecoder:
         self.token.copy_(tok.repeat(self.rep))
         self.pos.add_(1)
 
+    @torch.no_grad()
+    def step_at(self):
+        """`step` at the Python int position self.p, attending to the filled cache only."""
+        p = self.p
+        logits = self.model.decode_step_at(self.token, self.y, p, self.cache).float()
+        place = p % self.n
+        tok = choose(logits, self.u[:, place:place + 1], self.w, self.temperature, self.top_k)
+        self.frame[:, place] = tok
+        self.token = tok.repeat(self.rep)
+        self.p = p + 1
+
     def reset(self):
         self.frame.zero_(), self.token.zero_(), self.pos.zero_()
+        self.p = 0
 
     @torch.no_grad()
     def start_frame(self, context: torch.Tensor | None):
@@ -135,6 +148,7 @@ class _ClipDecoder:
             self.model(ctx, self.y, self.cache)  # prefill: positions 0..W*n-1
             self.token.copy_(ctx[:, -1])
         self.pos.fill_(ctx.shape[1])
+        self.p = ctx.shape[1]
 
 
 def check_args(net, frames: int, window: int) -> int:
@@ -151,7 +165,8 @@ def check_args(net, frames: int, window: int) -> int:
 
 def sample_video(model: VideoARModel, request: SampleRequest, frames: int = 16,
                  device: torch.device | str = "cpu", preview_every: int = 1,
-                 window: int = 0, cuda_graph: bool = True) -> Iterator[StepEvent]:
+                 window: int = 0, cuda_graph: bool = True,
+                 filled_cache: bool | None = None) -> Iterator[StepEvent]:
     """notes/video-api.md: request.batch clips of `frames` frames. Uses the request's guidance
     (<0 = DEFAULT_GUIDANCE), temperature, top_k, labels(), seed and first_index; steps is
     ignored (always frames x codes per frame). `preview_every` = 0: a preview on the last step
@@ -167,7 +182,7 @@ def sample_video(model: VideoARModel, request: SampleRequest, frames: int = 16,
     return generate(model.net, model.tokenizer, req.labels(), frames, seed=req.seed,
                     first_index=req.first_index, guidance_scale=w, temperature=req.temperature,
                     top_k=req.top_k, device=device, preview_rows=_rows(preview_every, model.net),
-                    window=window, cuda_graph=cuda_graph)
+                    window=window, cuda_graph=cuda_graph, filled_cache=filled_cache)
 
 
 def _rows(preview_every: int, net) -> int:
@@ -188,6 +203,7 @@ def generate(
     preview_rows: int = 1,
     window: int = 0,
     cuda_graph: bool = True,
+    filled_cache: bool | None = None,
 ) -> Iterator[StepEvent]:
     """Generate len(labels) clips of `frames` frames, code by code. Clip i has class labels[i]
     and depends only on (seed, first_index + i). Previews (B, frames, 48, 48) uint8 (frames not
@@ -201,7 +217,11 @@ def generate(
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
     dec = _ClipDecoder(net, list(labels), seed, first_index, guidance_scale, temperature, top_k, device)
-    graph = _capture(dec, device) if (cuda_graph and device.type == "cuda") else None
+    # the CPU path attends to the filled slots only (None: everywhere but CUDA, whose graph needs
+    # static shapes); a net without decode_step_at (a stand-in) keeps the static path
+    filled = hasattr(net, "decode_step_at") and (
+        device.type != "cuda" if filled_cache is None else filled_cache)
+    graph = _capture(dec, device) if (cuda_graph and device.type == "cuda" and not filled) else None
     codes = torch.zeros(B, frames, n, dtype=torch.long, device=device)
     down = tokenizer.down
     videos = np.zeros((B, frames, g * down, g * down), np.uint8)
@@ -212,6 +232,8 @@ def generate(
             for k in range(n):
                 if graph is not None:
                     graph.replay()
+                elif filled:
+                    dec.step_at()
                 else:
                     dec.step()
                 step += 1
@@ -241,6 +263,7 @@ def generate(
         elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
         device=str(device),
         extra={"frames": frames, "cuda_graph": graph is not None, "window": W,
+               "decode": "filled cache" if filled else "static cache",
                "tokens_per_frame": n, "codes": codes.to(torch.int32).cpu().numpy()},
     )
 
