@@ -117,8 +117,9 @@ def test_rolled_frames_continue_the_last_window_frames_at_the_trained_places():
 @pytest.mark.parametrize("kw", [{"guidance_scale": 2.0}, {"guidance_scale": 1.0, "temperature": 0.9,
                                                          "top_k": 5}])
 def test_the_filled_cache_path_gives_the_static_path_codes_bit_for_bit(kw):
-    """The CPU path (attend to slots 0..p, no mask) makes exactly the static path's clips, past
-    the training length (the sliding window's prefill) included."""
+    """The CPU path (attend to slots 0..p, no mask) makes exactly the static path's clips here,
+    past the training length (the sliding window's prefill) included. (Its logits differ by float32
+    rounding, so a long clip of a real model can flip a draw: docs/speed.md.)"""
     model = tiny(frames=3, grid=3)
     filled = clips(model, [2, 6, 9], 7, seed=5, filled_cache=True, **kw)
     static = clips(model, [2, 6, 9], 7, seed=5, filled_cache=False, **kw)
