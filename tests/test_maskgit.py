@@ -397,24 +397,10 @@ TINY_TOKENIZER = {"channels": 8, "blocks": 0, "levels": [3, 3]}  # 9 codes
 @pytest.fixture(scope="module")
 def model_folders(tmp_path_factory):
     """models/tok (a tiny real Tokenizer) and models/mg (MaskGIT trained 3 steps with it)."""
-    from desktopgen.core import checkpoints
-    from desktopgen.train.loop import TrainConfig, train
+    from token_helpers import tiny_maskgit_folders
 
-    root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    checkpoints.save_model(nets.build("tokenizer", TINY_TOKENIZER), root / "tok", {"model": "tokenizer"})
-    old = os.environ.get("DESKTOPGEN_MODELS")
-    os.environ["DESKTOPGEN_MODELS"] = str(root)
-    try:
-        train(TrainConfig(model="maskgit", out=str(root / "mg"), steps=3, batch=8, limit=64, device="cpu",
-                          warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16, "tokenizer": "tok",
-                                          "codebook_size": 9}))
+    with tiny_maskgit_folders(tmp_path_factory.mktemp("models"), TINY_TOKENIZER, steps=3) as root:
         yield root
-    finally:
-        if old is None:
-            del os.environ["DESKTOPGEN_MODELS"]
-        else:
-            os.environ["DESKTOPGEN_MODELS"] = old
 
 
 def test_load_attaches_the_named_tokenizer_and_samples(model_folders):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from token_helpers import tiny_maskgit_folders
 
 from desktopgen import nets, sampling
 from desktopgen.core import checkpoints
@@ -20,21 +19,8 @@ TINY = {"channels": 8, "blocks": 1, "levels": [3, 3]}  # 9 codes
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """A tiny tokenizer folder "tok" (saved like a shipped one) and a MaskGIT trained on it."""
-    root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    checkpoints.save_model(nets.build("tokenizer", TINY), root / "tok", {"model": "tokenizer"})
-    old = os.environ.get("DESKTOPGEN_MODELS")
-    os.environ["DESKTOPGEN_MODELS"] = str(root)
-    try:
-        train(TrainConfig(model="maskgit", out=str(root / "mg"), steps=2, batch=8, limit=64,
-                          device="cpu", warmup=1, arch={"n_layer": 1, "n_head": 2, "n_embd": 16,
-                                                        "tokenizer": "tok", "codebook_size": 9}))
+    with tiny_maskgit_folders(tmp_path_factory.mktemp("models"), TINY, steps=2) as root:
         yield root
-    finally:
-        if old is None:
-            del os.environ["DESKTOPGEN_MODELS"]
-        else:
-            os.environ["DESKTOPGEN_MODELS"] = old
 
 
 def run(root, out, steps=4, **kw):
@@ -72,6 +58,21 @@ def test_the_encoder_and_codes_stay_bit_for_bit_and_the_decoder_learns(models, m
     with safe_open(str(models / f"dec{adversarial}" / "train_state" / STATE), "pt") as f:
         has_disc = any(k.startswith("recipe.disc.") for k in f.keys())
     assert has_disc == (adversarial > 0)
+
+
+def test_a_resumed_run_goes_on_from_the_recipe_step_and_discriminator(models):
+    """The GAN weight's ramp counts the recipe's steps: a resumed run must not start it again."""
+    def saved(name):
+        with safe_open(str(models / name / "train_state" / STATE), "pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys() if k.startswith("recipe.")}
+
+    run(models, "resumed", steps=4, adversarial=0.5)
+    first = saved("resumed")
+    assert int(first["recipe.step"]) == 4
+    run(models, "resumed", steps=6, adversarial=0.5, resume=True)
+    again = saved("resumed")
+    assert int(again["recipe.step"]) == 6
+    assert any(not torch.equal(first[k], again[k]) for k in first if k.startswith("recipe.disc."))
 
 
 def test_a_wider_decoder_starts_fresh_on_the_same_encoder(models):

@@ -29,7 +29,7 @@ L=${L:-/tmp/w5/logs}; PY=${PY:-python3}; DRY=${DRY:-0}; MARGIN=${MARGIN:-0.007}
 mkdir -p "$L"
 
 DEADLINE=${DEADLINE:-1320}  # seconds after the start; the last stages stop here
-. "$(dirname "$0")/gpu_pipeline.sh"  # collect, stamp, left, waitfor, mins, train, ev
+. "$(dirname "$0")/gpu_pipeline.sh"  # collect, stamp, left, waitfor, mins, train, ev, drift, better
 [ "${1:-}" = collect ] && { collect "${@:2}"; exit 0; }
 json() { $PY -c "import json,sys; print(json.dumps({**json.loads(sys.argv[1]), **json.loads(sys.argv[2])}))" "$1" "$2"; }
 if [ "$DRY" = 1 ]; then  # minutes become seconds-long; tiny networks where the run trains fresh
@@ -44,27 +44,6 @@ else
   PROBE=(--device cuda); BENCH=(--device cuda --batches 1)
 fi
 batch() { [ "$BATCH" -gt 0 ] && echo "$BATCH" || echo "$1"; }
-drift() {  # gpu, family, guidance, frames, tag, [--model NAME]
-  local gpu=$1 fam=$2 g=$3 fr=$4 tag=$5; shift 5
-  CUDA_VISIBLE_DEVICES=$gpu timeout "$(left)" $PY tools/gpu_video_clips.py --out "$L/video" \
-    --n "$VN" --batch "$VN" --frames "$fr" --families "$fam" --guidance "$g" --tag="$tag" \
-    --device "$EV_DEV" "$@" >> "$L/clips-$fam.log" 2>&1
-  stamp "drift $fam g=$g $fr frames $tag: exit $?"
-}
-better() {  # family, tag, guidance...: the guidance whose 16-frame clips keep the class best
-  local fam=$1 tag=$2; shift 2
-  $PY - "$L/video" "$fam" "$tag" "$@" <<'EOF'
-import json, sys
-d, fam, tag, gs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-def score(g):
-    try:
-        r = json.load(open(f"{d}/videos-{fam}-16{tag}-g{g}.json"))
-    except OSError:
-        return (-1.0, 0.0)
-    return (r["min_class_consistency"], sum(r["class_consistency"]))
-print(max(gs, key=score))
-EOF
-}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$L/gpu.txt" 2>&1
 stamp "start (DRY=$DRY)"
 

@@ -24,7 +24,7 @@ L=${L:-/tmp/w6/logs}; PY=${PY:-python3}; DRY=${DRY:-0}; MARGIN=${MARGIN:-0.0}
 mkdir -p "$L"
 
 DEADLINE=${DEADLINE:-1140}  # seconds after the start; the last stages stop here
-. "$(dirname "$0")/gpu_pipeline.sh"  # collect, stamp, left, waitfor, mins, train, ev
+. "$(dirname "$0")/gpu_pipeline.sh"  # collect, stamp, left, waitfor, mins, train, ev, drift, better
 [ "${1:-}" = collect ] && { collect "${@:2}"; exit 0; }
 if [ "$DRY" = 1 ]; then  # minutes become seconds-long; tiny networks where the run trains fresh
   scale=0.004; DEV=(--device cpu); LIM=(--limit 512); N=20; VN=4; BATCH=8; EV_DEV=cpu
@@ -34,26 +34,6 @@ else
   WIDE='{"decoder_channels": 128, "decoder_blocks": 3}'
 fi
 batch() { [ "$BATCH" -gt 0 ] && echo "$BATCH" || echo "$1"; }
-drift() {  # family, guidance, frames, tag
-  CUDA_VISIBLE_DEVICES=0 timeout "$(left)" $PY tools/gpu_video_clips.py --out "$L/video" \
-    --n "$VN" --batch "$VN" --frames "$3" --families "$1" --guidance "$2" --tag="$4" \
-    --device "$EV_DEV" >> "$L/clips-$1.log" 2>&1
-  stamp "drift $1 g=$2 $3 frames $4: exit $?"
-}
-better() {  # family, guidance...: the guidance whose 16-frame clips keep the class best
-  local fam=$1; shift
-  $PY - "$L/video" "$fam" "$@" <<'EOF'
-import json, sys
-d, fam, gs = sys.argv[1], sys.argv[2], sys.argv[3:]
-def score(g):
-    try:
-        r = json.load(open(f"{d}/videos-{fam}-16-g{g}.json"))
-    except OSError:
-        return (-1.0, 0.0)
-    return (r["min_class_consistency"], sum(r["class_consistency"]))
-print(max(gs, key=score))
-EOF
-}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$L/gpu.txt" 2>&1
 stamp "start (DRY=$DRY)"
 
@@ -111,9 +91,9 @@ stamp "start (DRY=$DRY)"
     --batch "$(batch 64)"
   touch "$L/mfmnist-video-ar.done"
   waitfor tokenizer.decided
-  for g in 3 4; do drift ar "$g" 16 "-g$g"; done
-  g=$(better ar 3 4)
-  drift ar "$g" 64 "-g$g"
+  for g in 3 4; do drift 0 ar "$g" 16 "-g$g"; done
+  g=$(better ar "" 3 4)
+  drift 0 ar "$g" 64 "-g$g"
 ) &
 wait
 stamp "all done"
