@@ -110,11 +110,17 @@ class TokenizerDecoderRecipe:
             self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=2e-4, betas=(0.5, 0.9))
 
     def state_dict(self) -> dict:
-        """The discriminator, for resumable checkpoints (its optimiser restarts on resume)."""
-        return {} if self.disc is None else {f"disc.{k}": v for k, v in self.disc.state_dict().items()}
+        """For resumable checkpoints: the step (the GAN ramp goes on where it was) and the
+        discriminator (its optimiser restarts on resume)."""
+        state = {"step": torch.tensor(self.step)}
+        if self.disc is not None:
+            state |= {f"disc.{k}": v for k, v in self.disc.state_dict().items()}
+        return state
 
     def load_state_dict(self, state: dict) -> None:
-        if self.disc is not None and state:
+        if "step" in state:
+            self.step = int(state["step"])
+        if self.disc is not None and any(k.startswith("disc.") for k in state):
             self.disc.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("disc.")})
 
     def _weight(self) -> float:
