@@ -23,7 +23,6 @@ Peak memory: torch.cuda.max_memory_allocated on CUDA (weights, caches, activatio
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import time
@@ -36,7 +35,7 @@ from desktopgen.core.requests import SampleRequest
 from desktopgen.nets.pixel_ar import PixelAR, PixelARConfig
 from desktopgen.nets.shortcut import ShortcutUNet, ShortcutUNetConfig
 from desktopgen.nets.unet import UNet, UNetConfig
-from desktopgen.sampling import ar, diffusion, flow
+from desktopgen.sampling import ar, diffusion, flow, graphs
 from desktopgen.sampling.solvers import cosine_grid
 
 RES, QUICK_RES, BATCHES = (32, 64, 128, 256), (32, 64), (1, 8)
@@ -87,12 +86,6 @@ def seconds(fn, dev, repeat: int) -> float:
         synchronize(dev)
         times.append(clock() - t0)
     return statistics.median(times)
-
-
-def _autocast(dev):
-    amp = autocast_dtype(dev)
-    return (lambda: torch.autocast(dev.type, dtype=amp, cache_enabled=False)) if amp \
-        else contextlib.nullcontext
 
 
 # ---------------------------------------------------------------- autoregressive rows
@@ -196,16 +189,19 @@ def _unet_config(res: int) -> dict:
 
 
 def diffusion_rows(res: int, batch: int, dev, a) -> list[dict]:
-    rows, autocast = [], _autocast(dev)
+    """The U-Nets as the samplers run them: on CUDA in graphs.unet_form() (a bf16 copy or bf16
+    autocast, its layout), eager and graphed."""
+    rows = []
     labels = torch.arange(batch, device=dev) % 10
     calls = 1 if a.quick else None
-    for graphed in ((False, True) if dev.type == "cuda" else (False,)):
+    variants = (False, True) if dev.type == "cuda" else (False,)
+    for graphed in variants:
         with Meter(dev) as m:
             model = UNet(UNetConfig(**_unet_config(res))).to(dev).eval()
-            if dev.type == "cuda":
-                model = model.to(memory_format=torch.channels_last)
+            model, autocast, layout = graphs.in_form(model, dev, autocast_dtype(dev))
             grid, ts = cosine_grid(20)
-            den = diffusion.guided_denoiser(model, labels, 2.0, grid, ts, autocast, cuda_graph=graphed)
+            den = diffusion.guided_denoiser(model, labels, 2.0, grid, ts, autocast, cuda_graph=graphed,
+                                            memory_format=layout)
             x = torch.randn(batch, 1, res, res, device=dev)
             n = calls or 20
 
@@ -216,22 +212,26 @@ def diffusion_rows(res: int, batch: int, dev, a) -> list[dict]:
         rows.append(dict(model="diffusion DDIM", variant="graphed" if graphed else "eager", steps=20,
                          seconds=t, how="all steps" if n == 20 else f"{n} of 20 calls timed, scaled",
                          peak=m.peak))
-        del model
+        del model, den
     for steps in (4, 1):
-        with Meter(dev) as m:
-            model = ShortcutUNet(ShortcutUNetConfig(**_unet_config(res))).to(dev).eval()
-            velocity = flow.guided_velocity(model, labels, 1.5, autocast)
-            x = torch.randn(batch, 1, res, res, device=dev)
-            n = min(steps, calls or steps)
+        for graphed in variants:
+            with Meter(dev) as m:
+                model = ShortcutUNet(ShortcutUNetConfig(**_unet_config(res))).to(dev).eval()
+                model, autocast, layout = graphs.in_form(model, dev, autocast_dtype(dev))
+                velocity = flow.guided_velocity(model, labels, 1.5, autocast, cuda_graph=graphed,
+                                                memory_format=layout)
+                x = torch.randn(batch, 1, res, res, device=dev)
+                n = min(steps, calls or steps)
 
-            def run(velocity=velocity, x=x, n=n):
-                for _ in flow.shortcut(velocity, x, n):
-                    pass
-            t = seconds(run, dev, a.repeat) * steps / n
-        rows.append(dict(model=f"few-step {steps}", variant="eager", steps=steps, seconds=t,
-                         how="all steps" if n == steps else f"{n} of {steps} calls timed, scaled",
-                         peak=m.peak))
-        del model
+                def run(velocity=velocity, x=x, n=n):
+                    for _ in flow.shortcut(velocity, x, n):
+                        pass
+                t = seconds(run, dev, a.repeat) * steps / n
+            rows.append(dict(model=f"few-step {steps}", variant="graphed" if graphed else "eager",
+                             steps=steps, seconds=t,
+                             how="all steps" if n == steps else f"{n} of {steps} calls timed, scaled",
+                             peak=m.peak))
+            del model, velocity
     return rows
 
 
@@ -308,7 +308,8 @@ def main() -> None:
     out = Path(a.out + ("-quick" if a.quick else "") + f"-{dev.type}")
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"device": name, "torch": torch.__version__, "threads": torch.get_num_threads(), "clock": a.clock,
-            "quick": a.quick, "ar_steps_timed": a.ar_steps, "repeat": a.repeat}
+            "quick": a.quick, "ar_steps_timed": a.ar_steps, "repeat": a.repeat,
+            "unet_form": graphs.unet_form() if dev.type == "cuda" else "fp32"}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": results}, indent=1) + "\n")
     print(f"\nwrote {out.with_suffix('.json')}")
     what = "CPU time" if a.clock == "cpu" else "Time"

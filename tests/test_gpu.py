@@ -130,7 +130,8 @@ def _graph_matches_eager(module, model, sampler, steps):
     a = SampleRequest(family="diffusion", sampler=sampler, steps=steps, guidance=2.0, seed=3, batch=16)
     b = a.with_(seed=4, class_label=7)
     first = run(a, True)
-    assert first.extra["cuda_graph"] is True and model in graphs._captures
+    network = graphs.in_form(model, torch.device("cuda"), torch.bfloat16)[0]  # the form it ran in
+    assert first.extra["cuda_graph"] is True and network in graphs._captures
     graph_b, eager_b, again_a = run(b, True), run(b, False), run(a, True)
     assert eager_b.extra["cuda_graph"] is False
     assert np.array_equal(first.images, again_a.images)
@@ -185,3 +186,28 @@ def test_compiled_unet_call_matches_the_uncompiled_graph_within_bf16(unet_cuda):
     diff = np.abs(compiled.images.astype(np.int16) - plain.images.astype(np.int16))
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))
     assert compiled.images.std() > 20
+
+
+@pytest.mark.parametrize("form", ["autocast-cl", "autocast-nchw", "bf16-cl", "bf16-nchw", "fp16-nchw"])
+def test_every_unet_form_makes_the_fp32_images_within_bf16(unet_cuda, form, monkeypatch):
+    """Each U-Net form (graphs.UNET_FORMS: bf16 autocast or a bf16 copy of the network,
+    channels-last or not), graphed, makes the fp32 run's images within bf16 rounding (the
+    tolerance of the bf16 autocast test above), and the same bits when run again (the copy and
+    its capture are reused)."""
+    from desktopgen.sampling import diffusion, graphs
+
+    req = SampleRequest(family="diffusion", sampler="dpmpp-2m", steps=20, guidance=1.5, seed=11,
+                        batch=16)
+    monkeypatch.setitem(graphs._form, "name", form)
+    first = _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0)).images
+    again = _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0)).images
+    assert np.array_equal(first, again)
+    if not form.startswith("autocast"):
+        assert graphs.in_form(unet_cuda, torch.device("cuda"), torch.bfloat16)[0] is not unet_cuda
+    monkeypatch.setattr(diffusion, "autocast_dtype", lambda device: None)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    fp32 = _run(diffusion.sample(unet_cuda, req, "cuda", preview_every=0)).images
+    diff = np.abs(first.astype(np.int16) - fp32.astype(np.int16))
+    assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))
+    assert first.std() > 20

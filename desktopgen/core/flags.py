@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 COMPILE_ENV = "DESKTOPGEN_COMPILE"  # torch.compile of the U-Net call on CUDA (sampling/graphs.py)
+UNET_FORM_ENV = "DESKTOPGEN_UNET_FORM"  # precision and layout of the U-Net on CUDA (graphs.UNET_FORMS)
 
 
 def env_flag(name: str) -> bool:

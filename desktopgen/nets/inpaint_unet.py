@@ -39,7 +39,8 @@ class InpaintUNet(UNet):
             cond = torch.cat([torch.zeros_like(x), torch.ones_like(x)], dim=1)
         if len(cond) != len(x):
             cond = cond.repeat(len(x) // len(cond), 1, 1, 1)
-        return self.trunk(self.stem(torch.cat([x, cond.to(x.dtype)], dim=1)), self.embed(t, y))
+        h = torch.cat([x, cond.to(x.dtype)], dim=1).to(self.stem.weight.dtype)
+        return self.trunk(self.stem(h), self.embed(t, y))
 
     def conditioned(self, known: torch.Tensor, mask: torch.Tensor) -> Conditioned:
         return Conditioned(self, condition_input(known, mask))

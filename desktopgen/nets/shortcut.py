@@ -35,7 +35,8 @@ class ShortcutUNet(UNet):
     def step_embedding(self, d: torch.Tensor) -> torch.Tensor:
         """(B,) step sizes in [0, 1] -> (B, 4 * channels)."""
         level = -torch.log2(d.float().clamp(min=2.0**-30))  # 0 for d = 1, 7 for d = 1/128
-        emb = self.step_mlp(timestep_embedding(level * STEP_LEVEL_SCALE, self.config.channels))
+        sinusoid = timestep_embedding(level * STEP_LEVEL_SCALE, self.config.channels)
+        emb = self.step_mlp(sinusoid.to(self.step_mlp[0].weight.dtype))
         return torch.where((d > 0)[:, None], emb, self.flow_step.to(emb.dtype))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor,
@@ -45,4 +46,4 @@ class ShortcutUNet(UNet):
         if d is None:
             d = torch.zeros_like(t)
         emb = self.embed(t * 999.0, y) + self.step_embedding(d)
-        return self.trunk(self.stem(x), emb)
+        return self.trunk(self.stem(x.to(self.stem.weight.dtype)), emb)

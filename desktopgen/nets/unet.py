@@ -125,12 +125,15 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x: (B, 1, 28, 28) noisy image; t: (B,) timestep in [0, 1000); y: (B,) class, 10 = null."""
-        return self.trunk(self.stem(x), self.embed(t, y))
+        """x: (B, 1, 28, 28) noisy image; t: (B,) timestep in [0, 1000); y: (B,) class, 10 = null.
+        Inputs are cast to the weights' dtype (a bf16 copy runs without autocast); the output
+        has that dtype."""
+        return self.trunk(self.stem(x.to(self.stem.weight.dtype)), self.embed(t, y))
 
     def embed(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """(B, 4 * channels): the timestep and class embedding every block is conditioned on."""
-        return self.time_mlp(timestep_embedding(t, self.config.channels)) + self.class_emb(y)
+        sinusoid = timestep_embedding(t, self.config.channels).to(self.time_mlp[0].weight.dtype)
+        return self.time_mlp(sinusoid) + self.class_emb(y)
 
     def trunk(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """Everything after the stem: h (B, channels, 28, 28) -> (B, 1, 28, 28)."""

@@ -4,8 +4,9 @@
 close() cancels. The solvers themselves are in solvers.py; here the network becomes a guided
 denoiser D(x, k), and inpainting wraps a solver: the re-noised known region is pasted in after
 every step, and RePaint (Lugmayr et al. 2022) reruns blocks of steps after jumping back.
-On CUDA the guided network call runs channels-last under bf16 autocast and is replayed from a
-CUDA graph (sampling/graphs.py): the same kernels at every step, without their launch cost.
+On CUDA the guided network call runs in bf16 (a bf16 copy, or bf16 autocast: graphs.unet_form)
+and is replayed from a CUDA graph (sampling/graphs.py): the same kernels at every step, without
+their launch cost.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ def from_uint8(images, device) -> torch.Tensor:
 
 def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid: Grid,
                     timesteps: list[int], autocast=contextlib.nullcontext,
-                    cuda_graph: bool = False, compile: bool | None = None) -> Denoiser:
+                    cuda_graph: bool = False, compile: bool | None = None,
+                    memory_format=torch.channels_last) -> Denoiser:
     """D(x, k) of a v-predicting network at the grid's noisy levels, guidance scale w applied;
     the clean estimate is clipped to [-1, 1], which keeps guided samples in range. `cuda_graph`:
     on CUDA, the network call is captured at the first step and replayed at the others
-    (channels-last inputs; autocast must then not cache its casts: pass cache_enabled=False)."""
+    (inputs in `memory_format`; autocast must then not cache its casts: pass cache_enabled=False)."""
     y = guidance.labels_for(labels, model.config.num_classes, w)
     twice = guidance.doubles(w)
     t_in = [torch.full((len(y),), float(t), device=labels.device) for t in timesteps]
@@ -54,7 +56,8 @@ def guided_denoiser(model: torch.nn.Module, labels: torch.Tensor, w: float, grid
         with autocast():
             return model(x_in, t, labels_in)
 
-    call = graphs.network_call(model, net, autocast, cuda_graph, compile)  # captured once, kept
+    call = graphs.network_call(model, net, autocast, cuda_graph, compile,
+                               memory_format)  # captured once, kept
 
     @torch.no_grad()
     def denoise(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -115,19 +118,14 @@ def sample(
     t0 = time.perf_counter()
 
     grid, timesteps = cosine_grid(n)
-    amp = autocast_dtype(device)
-    # No cast cache: a graph must not keep casts made during capture (each weight is cast once a
-    # call anyway).
-    autocast = (lambda: torch.autocast(device.type, dtype=amp, cache_enabled=False)) if amp \
-        else contextlib.nullcontext
     labels = torch.tensor(req.labels(), device=device)
     graphed = cuda_graph and device.type == "cuda"
-    if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
-        model = model.to(memory_format=torch.channels_last)
+    # On CUDA: a bf16 copy of the network or bf16 autocast, channels-last or not (graphs.unet_form)
+    model, autocast, layout = graphs.in_form(model, device, autocast_dtype(device))
     model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
     compiled = graphs.compile_wanted(device.type, compile)
     denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast, cuda_graph=graphed,
-                              compile=compiled)
+                              compile=compiled, memory_format=layout)
     gens = seeding.generators(req.seed, B, req.first_index)
 
     def noise() -> torch.Tensor:  # the next normal draw of every sample's own stream

@@ -75,7 +75,7 @@ CALLS_PER_STEP = {"flow-euler": 1, "flow-heun": 2, "few-step": 1}
 
 def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
                     autocast=contextlib.nullcontext, cuda_graph: bool = False,
-                    compile: bool | None = None) -> Velocity:
+                    compile: bool | None = None, memory_format=torch.channels_last) -> Velocity:
     """u(x, t, d) of the network for these classes, classifier-free guidance w on the velocity
     (u_null + w (u_cond - u_null), one call on the classes stacked on the null class), with the
     diffusion samplers' helpers (sampling/guidance.py). `cuda_graph`: on CUDA, the network call
@@ -89,7 +89,8 @@ def guided_velocity(model: torch.nn.Module, labels: torch.Tensor, w: float,
         with autocast():
             return model(x_in, t_in, y_in, d_in)
 
-    call = graphs.network_call(model, net, autocast, cuda_graph, compile)  # captured once, kept
+    call = graphs.network_call(model, net, autocast, cuda_graph, compile,
+                               memory_format)  # captured once, kept
 
     @torch.no_grad()
     def velocity(x: torch.Tensor, t: float, d: float) -> torch.Tensor:
@@ -122,16 +123,12 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     w = spec.default_guidance(n) if req.guidance < 0 else req.guidance
     probe = MemoryProbe(device)
     t0 = time.perf_counter()
-    amp = autocast_dtype(device)
-    # No cast cache: a graph must not keep casts made during capture (as diffusion.sample).
-    autocast = (lambda: torch.autocast(device.type, dtype=amp, cache_enabled=False)) if amp \
-        else contextlib.nullcontext
     graphed = cuda_graph and device.type == "cuda"
-    if device.type == "cuda":  # convolutions in NHWC: cuDNN's fast layout for bf16 (in place)
-        model = model.to(memory_format=torch.channels_last)
+    # On CUDA: a bf16 copy of the network or bf16 autocast, channels-last or not (graphs.unet_form)
+    model, autocast, layout = graphs.in_form(model, device, autocast_dtype(device))
     compiled = graphs.compile_wanted(device.type, compile)
     velocity = guided_velocity(model, torch.tensor(req.labels(), device=device), w, autocast,
-                               cuda_graph=graphed, compile=compiled)
+                               cuda_graph=graphed, compile=compiled, memory_format=layout)
     gens = seeding.generators(req.seed, req.batch, req.first_index)
     x1 = seeding.randn(gens, IMAGE, device)  # t = 1: pure noise
     x = x1

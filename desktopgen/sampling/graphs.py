@@ -9,13 +9,16 @@ input shapes (`cached`), so a run pays for warm-up and capture once, not at ever
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
+import os
 import weakref
 from collections.abc import Callable
 
 import torch
 
-from desktopgen.core.flags import COMPILE_ENV, env_flag
+from desktopgen.core.flags import COMPILE_ENV, UNET_FORM_ENV, env_flag
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,13 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
         return fn
     key = (tuple((tuple(a.shape), a.dtype, a.device) for a in args), memory_format, tag)
     return keep(_captures, owner, key, lambda: capture(fn, args, memory_format))
+
+
+def storage(owner: torch.nn.Module) -> tuple[int, ...]:
+    """Where the network's weights live. A capture reads its weights from these addresses, so a
+    network whose weights moved (`.to(memory_format=...)` or `.to(dtype)` in place) must be
+    captured again, never replayed from the old addresses (freed memory)."""
+    return tuple(t.data_ptr() for t in (*owner.parameters(), *owner.buffers()))
 
 
 def keep(store: weakref.WeakKeyDictionary, owner, key, make: Callable):
@@ -131,13 +141,79 @@ def maybe_compile(fn: Callable[..., torch.Tensor], device_type: str,
     return Compiled(fn) if compile_wanted(device_type, on) else fn
 
 
+# The form the U-Net runs in on CUDA: its precision and memory layout. "autocast" keeps fp32
+# weights under bf16 autocast, which runs every group norm in fp32 (autocast's rule for norms):
+# each norm then casts its input up and its output down, and in channels-last also changes
+# layout, and those copies were 39 % of the 20-step sampler's GPU time. "bf16" / "fp16" run a
+# copy of the network in that precision without autocast: the norms run in it (accumulating in
+# fp32 inside the kernel), no casts. "cl" / "nchw": channels-last or PyTorch's default layout.
+# Measured on an H200 (tools/unet_speed_probe.py --forms, 20 DPM++ steps at batch 100, 2026-12-01):
+# autocast-cl 0.211 s, autocast-nchw 0.188 s, bf16-cl 0.167 s, bf16-nchw 0.146 s. bf16 keeps fp32's
+# range (fp16 overflows past 65,504), hence the default.
+UNET_FORMS = ("autocast-cl", "autocast-nchw", "bf16-cl", "bf16-nchw", "fp16-cl", "fp16-nchw")
+DEFAULT_UNET_FORM = "bf16-nchw"
+_form = {"name": os.environ.get(UNET_FORM_ENV, "") or DEFAULT_UNET_FORM}
+_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> {key: its copy}
+
+
+def set_unet_form(name: str) -> None:
+    """The U-Net form for the CUDA runs that start from now on (one of UNET_FORMS)."""
+    if name not in UNET_FORMS:
+        raise ValueError(f"unknown U-Net form {name!r}; known: {', '.join(UNET_FORMS)}")
+    _form["name"] = name
+
+
+def unet_form() -> str:
+    if _form["name"] not in UNET_FORMS:  # a bad $DESKTOPGEN_UNET_FORM: say so once, run the default
+        log.warning("%s=%r is not one of %s; using %s", UNET_FORM_ENV, _form["name"],
+                    ", ".join(UNET_FORMS), DEFAULT_UNET_FORM)
+        _form["name"] = DEFAULT_UNET_FORM
+    return _form["name"]
+
+
+def in_form(model: torch.nn.Module, device: torch.device, amp: torch.dtype | None):
+    """(network, autocast, memory format) for a denoising loop on `device` with reduced precision
+    `amp` (None: none). `autocast()` enters bf16/fp16 autocast without a cast cache (a graph must
+    not keep casts made during capture), or nothing. On CUDA, per `unet_form()`: the model itself
+    moved to the layout (in place) under autocast, or a copy in `amp` in the layout, kept per
+    model and remade when its weights change, run without autocast. Elsewhere, or with no `amp`,
+    the model as it is (on CUDA in the layout) in full precision. Whatever the form, the network
+    returns its output in its own dtype: callers take `.float()`."""
+    def autocast():
+        return torch.autocast(device.type, dtype=amp, cache_enabled=False)
+
+    plain = autocast if amp else contextlib.nullcontext
+    if device.type != "cuda":
+        return model, plain, torch.preserve_format
+    precision, layout_name = unet_form().split("-")
+    layout = torch.channels_last if layout_name == "cl" else torch.contiguous_format
+    if precision == "autocast" or amp is None:
+        return model.to(memory_format=layout), plain, layout
+    dtype = torch.float16 if precision == "fp16" else amp  # amp: fp16 where bf16 is missing
+    return copy_in(model, dtype, layout), contextlib.nullcontext, layout
+
+
+def copy_in(model: torch.nn.Module, dtype: torch.dtype, layout=torch.preserve_format) -> torch.nn.Module:
+    """A copy of `model` in `dtype` and `layout`, kept per model (so that its CUDA graph captures
+    are reused run after run) and made again when the model's weights have changed in place."""
+    versions = tuple(p._version for p in model.parameters())  # in-place updates bump these
+    key = (dtype, layout, versions)
+    kept = _copies.setdefault(model, {})
+    if key not in kept:
+        kept.clear()  # an older copy (other form, older weights) goes with its captures
+        kept[key] = copy.deepcopy(model).to(dtype).to(memory_format=layout)
+    return kept[key]
+
+
 def network_call(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], autocast,
-                 enabled: bool, compile: bool | None = None) -> Callable[..., torch.Tensor]:
+                 enabled: bool, compile: bool | None = None,
+                 memory_format=torch.channels_last) -> Callable[..., torch.Tensor]:
     """A denoising loop's network call: `fn` itself, or (`enabled`, on CUDA) `cached` at its first
-    call with channels-last inputs, keyed by the autocast dtype that `autocast()` enters (autocast
-    must then not cache its casts: cache_enabled=False). `fn` takes every per-step value (x, t,
-    labels, ...) as a tensor argument. `compile` (None = the process switch): on CUDA, `fn` under
-    torch.compile (`maybe_compile`), captured separately from the uncompiled call."""
+    call with inputs in `memory_format`, keyed by the autocast dtype that `autocast()` enters
+    (autocast must then not cache its casts: cache_enabled=False). `fn` takes every per-step
+    value (x, t, labels, ...) as a tensor argument. `compile` (None = the process switch): on
+    CUDA, `fn` under torch.compile (`maybe_compile`), captured separately from the uncompiled
+    call."""
     call: list[Callable[..., torch.Tensor]] = []
 
     def run(*args: torch.Tensor) -> torch.Tensor:
@@ -146,7 +222,7 @@ def network_call(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], autoca
             with autocast():
                 tag = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
             f = maybe_compile(fn, kind, compile)
-            call.append(cached(owner, f, args, torch.channels_last, (tag, f is not fn))
+            call.append(cached(owner, f, args, memory_format, (tag, f is not fn, storage(owner)))
                         if enabled else f)
         return call[0](*args)
 
