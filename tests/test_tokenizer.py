@@ -190,3 +190,22 @@ def test_tokenizer_card_metrics_on_a_tiny_set():
     assert 0 <= r["test_reconstruction_accuracy"] <= 1 and r["test_mse"] > 0
     assert r["floor_train_vs_test"]["n"] == r["train_reconstructions_vs_test"]["n"] == 20
     assert 0 < r["codebook_usage_test"]["fraction_used"] <= 1
+
+
+def test_a_big_decode_runs_in_chunks_and_equals_decoding_each_chunk(monkeypatch):
+    """Decoding more codes than DECODE_CHUNK goes through the decoder in chunks (a 64-frame video
+    batch in one call passed 2**31 activation elements on the GPU) and gives what decoding each
+    chunk alone gives; the chunks are really used (the decoder sees no call larger than one)."""
+    from desktopgen.nets import tokenizer as tk
+
+    tok = tiny()
+    codes = torch.randint(0, tok.codebook_size, (7, 7, 7))
+    whole = tok.decode(codes)
+    monkeypatch.setattr(tk, "DECODE_CHUNK", 3)
+    seen = []
+    tok.decoder.register_forward_hook(lambda m, inp, out: seen.append(len(inp[0])))
+    chunked = tok.decode(codes)
+    assert seen == [3, 3, 1]
+    parts = torch.cat([tok.decode(codes[i : i + 3]) for i in range(0, 7, 3)])
+    assert torch.equal(chunked, parts)
+    assert torch.allclose(chunked, whole, atol=1e-5)
