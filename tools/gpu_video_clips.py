@@ -1,6 +1,7 @@
 """Video figures on the GPU machine: clips of both families at 16 and 64 frames, their drift per
 frame index (desktopgen.metrics.drift) against real clips of the test split, time per clip and
-peak memory; writes videos-<family>-<frames>.json and a few clips (.npz) for the docs.
+peak memory; writes videos-<family>-<frames>.json (with a CRC-32 of every frame, so two runs
+can be compared clip by clip) and a few clips (.npz) for the docs.
     python tools/gpu_video_clips.py --out DIR [--n 256] [--batch 256] [--families diffusion,ar]
         [--guidance W] [--model NAME] [--tag T]
 --guidance: the families' own defaults unless given; --tag: written as videos-<family>-<frames><tag>.json
@@ -12,6 +13,7 @@ import argparse
 import importlib
 import json
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,8 @@ def main() -> None:
             d.update({"family": family, "model": card["name"], "guidance": w, "device": device_name(dev),
                       "torch": torch.__version__, "seconds_per_clip_batch1": t1,
                       "peak_mib_batch1": p1 / 2**20, "batch": a.batch,
+                      # every clip's every frame, to compare runs clip by clip (--batch, --frames)
+                      "frame_crc32": [[zlib.crc32(f.tobytes()) for f in clip] for clip in videos],
                       "seconds_per_clip_batched": secs / a.n, "peak_mib_batched": peak / 2**20,
                       "real_clips": {"motion_error": ref["motion_error"][:frames],
                                      "identity": ref["identity"][:frames]}})
