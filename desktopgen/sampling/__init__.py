@@ -55,7 +55,7 @@ def load(family: str, name: str = "", device: torch.device | str = "cpu", sample
     """Load a family's model for inference: (model, card); without `name`, the model that
     `sampler` needs (the table's default_model), else the family's default. On CUDA the AR
     transformer runs in bf16 weights (its step is launch-bound and captured as a graph); the
-    U-Net runs under autocast."""
+    U-Net is loaded in fp32, and its samplers run it as a bf16 copy (graphs.in_form)."""
     spec = table.get_sampler(sampler) if sampler else None
     family_default = table.default_sampler(family).default_model
     if not name and spec is not None and spec.default_model != family_default:
