@@ -41,7 +41,7 @@ def ar_cuda():
 
 @pytest.fixture(scope="module")
 def unet_cuda():
-    return sampling.load("diffusion", "", "cuda")[0]  # fp32 weights, bf16 autocast when sampling
+    return sampling.load("diffusion", "", "cuda")[0]  # fp32 weights; sampled in graphs.unet_form()
 
 
 def _fp32_images(unet, req, monkeypatch):

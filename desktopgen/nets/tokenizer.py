@@ -23,8 +23,8 @@ import torch.nn.functional as F
 
 # Codes decoded per decoder call. The video AR decoded a whole 64-frame batch (256 clips: 16,384
 # frames of 48x48) in one call, whose 48x48 activations (16,384 x 256 x 48 x 48 with the decoder
-# of that run; 224 channels with the shipped one) pass 2**31
-# elements, the limit of 32-bit indexing in many CUDA kernels. That run on an H200 (peak 83 GB)
+# of that run; 224 channels with the shipped one) pass 2**31 elements, the limit of 32-bit
+# indexing in many CUDA kernels. That run on an H200 (peak 83 GB)
 # scored frame 1 at 0.80 class consistency, though its first 20 clips were pixel-identical to the
 # 16-frame run's (0.89); the same 256 clips made 64 at a time (4,096 frames per call) matched the
 # 16-frame run in 253 of 256 clips (2026-12-01). Very likely the later clips of the big call were
@@ -287,10 +287,9 @@ class Tokenizer(nn.Module):
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"codes must lie in 0..{self.codebook_size - 1}")
         with torch.autocast(codes.device.type, enabled=False):
-            if len(codes) <= DECODE_CHUNK:
-                return self.decoder(self.quantizer.lookup(codes.long())).clamp(-1, 1)
-            return torch.cat([self.decoder(self.quantizer.lookup(part.long())).clamp(-1, 1)
-                              for part in codes.split(DECODE_CHUNK)])
+            parts = [self.decoder(self.quantizer.lookup(part.long())).clamp(-1, 1)
+                     for part in codes.split(DECODE_CHUNK)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     @torch.no_grad()
     def blank_code(self) -> int:
