@@ -26,7 +26,7 @@ def sample_images(req: SampleRequest, n: int, batch: int = 64, device="auto", mo
     if model is None:
         model, card = sampling.load(req.family, req.model, dev, sampler=req.sampler)
     req = sampling.with_defaults(req.with_(model=card.get("name", req.model),
-                                           model_sha256=card.get("sha256", req.model_sha256)))
+                                           model_sha256=card.get("sha256", req.model_sha256)), model)
     images, labels, t0, peak, kind, first = [], [], time.perf_counter(), 0, "process", None
     for start in range(0, n, batch):
         chunk = req.with_(batch=min(batch, n - start), first_index=start)

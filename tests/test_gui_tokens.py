@@ -31,12 +31,15 @@ from desktopgen.gui.workers import running_threads
 
 TINY = {
     "fmnist-tokenizer": ("tokenizer", {"channels": 8, "blocks": 0}),  # FSQ, 1000 codes
-    "fmnist-token-ar": ("token_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0}),
+    "fmnist-tokenizer-14": ("tokenizer", {"channels": 8, "blocks": 0, "down": 2}),  # 14x14 codes
+    "fmnist-token-ar-14": ("token_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0,
+                                        "seq_len": 196, "tokenizer": "fmnist-tokenizer-14"}),
+    "fmnist-token-ar": ("token_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0}),  # 7x7
     "fmnist-maskgit": ("maskgit", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0}),
     "fmnist-pixel-ar": ("pixel_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32}),
     "fmnist-diffusion": ("unet", {"channels": 32, "mults": [1], "blocks": 1, "attn_res": []}),
 }
-STEPS = {"pixel": 784, "tokens": 49, "maskgit": 10}
+STEPS = {"pixel": 784, "tokens": 196, "maskgit": 10}
 RUN_TIMEOUT_MS = 120_000
 
 
@@ -134,7 +137,7 @@ def test_ar_sampler_list_offers_pixels_tokens_and_maskgit_each_with_its_model(qt
     qtbot.addWidget(panel)
     combo = panel.sampler_combo["ar"]
     assert [combo.itemData(i) for i in range(combo.count())] == ["pixel", "tokens", "maskgit"]
-    for name, model in (("tokens", "fmnist-token-ar"), ("maskgit", "fmnist-maskgit"),
+    for name, model in (("tokens", "fmnist-token-ar-14"), ("maskgit", "fmnist-maskgit"),
                         ("pixel", "fmnist-pixel-ar"), ("maskgit", "fmnist-maskgit")):
         choose(combo, name)
         spec = samplers.get_sampler(name)
@@ -145,7 +148,13 @@ def test_ar_sampler_list_offers_pixels_tokens_and_maskgit_each_with_its_model(qt
     assert panel.steps_spin["ar"].isEnabled()  # MaskGIT: 1 to 49 steps
     assert panel.steps_spin["ar"].value() == samplers.get_sampler("maskgit").steps  # not 784 -> 49
     choose(combo, "tokens")
-    assert not panel.steps_spin["ar"].isEnabled() and panel.request_for("ar").steps == 0  # 49
+    steps = panel.steps_spin["ar"]
+    assert not steps.isEnabled() and steps.value() == 196 and panel.request_for("ar").steps == 0
+    choose(panel.model_combo["ar"], "fmnist-token-ar")  # the 7x7 model fixes 49 steps, and says so
+    assert combo.currentData() == "tokens" and not steps.isEnabled() and steps.value() == 49
+    assert panel.guidance_spin["ar"].value() == 2.0  # the table's default at 49 steps
+    choose(panel.model_combo["ar"], "fmnist-token-ar-14")
+    assert steps.value() == 196 and panel.guidance_spin["ar"].value() == 1.4
     assert "token" in panel.temperature_spin.toolTip() and "codes" in panel.topk_spin.toolTip()
     choose(combo, "pixel")
     assert "pixel" in panel.temperature_spin.toolTip() and "256" in panel.topk_spin.toolTip()
@@ -283,7 +292,8 @@ def test_each_ar_sampler_runs_to_the_end_and_shows_the_final_image(qtbot, window
     if sampler == "pixel":
         assert tokens is None and not window.views["ar"].legend.isVisible()
     else:
-        assert tokens.shape == (2, 7, 7) and (tokens >= 0).all()  # the finished grid
+        grid = {"tokens": 14, "maskgit": 7}[sampler]  # the 14x14 token model, the 7x7 MaskGIT
+        assert tokens.shape == (2, grid, grid) and (tokens >= 0).all()  # the finished grid
         assert window.views["ar"].legend.isVisible()
         assert canvas._position is None  # a token index is never taken for a pixel's
 
@@ -325,11 +335,12 @@ def test_tokens_appear_one_by_one_mid_run(qtbot, window):
     grab = Grabber(window, at=20)
     run_ar(qtbot, window)
     tokens, conf, img, ev = grab.seen
-    n = ev.step
-    assert 20 <= n < 49 and conf is None and ((tokens >= 0).reshape(2, -1).sum(1) == n).all()
+    n, grid = ev.step, tokens.shape[-1]
+    assert tokens.shape == (2, 14, 14)  # the default token model's grid
+    assert 20 <= n < 196 and conf is None and ((tokens >= 0).reshape(2, -1).sum(1) == n).all()
     assert (tokens.reshape(2, -1)[:, :n] >= 0).all()  # in raster order
     c = window.canvases["ar"]
-    ty, tx = divmod(n, 7)  # the next token: pending, hatched
+    ty, tx = divmod(n, grid)  # the next token: pending, hatched
     assert cell_mean(c, img, 0, ty, tx).max() < 130
 
 

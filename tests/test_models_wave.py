@@ -10,8 +10,8 @@ from desktopgen.core.requests import SampleRequest
 from desktopgen.engine import sample_images
 from desktopgen.sampling import masks
 
-WAVE = ("fmnist-flow", "fmnist-inpaint", "fmnist-tokenizer", "fmnist-token-ar", "fmnist-maskgit",
-        "mfmnist-video-diffusion", "mfmnist-video-ar")
+WAVE = ("fmnist-flow", "fmnist-inpaint", "fmnist-tokenizer", "fmnist-tokenizer-14", "fmnist-token-ar",
+        "fmnist-token-ar-14", "fmnist-maskgit", "mfmnist-video-diffusion", "mfmnist-video-ar")
 
 
 @pytest.mark.parametrize("name", WAVE)
@@ -35,10 +35,14 @@ def test_few_step_model_makes_images_of_the_requested_class(sampler, steps, leas
     assert images.std() > 30
 
 
-@pytest.mark.parametrize("sampler", ["tokens", "maskgit"])
-def test_token_samplers_make_images_of_the_requested_class(sampler, classifier):
-    images, labels, info = sample_images(SampleRequest(family="ar", sampler=sampler, seed=5), 20, 20, "cpu")
-    assert info["request"].model == {"tokens": "fmnist-token-ar", "maskgit": "fmnist-maskgit"}[sampler]
+@pytest.mark.parametrize("sampler, model, steps", [("tokens", "", 196), ("tokens", "fmnist-token-ar", 49),
+                                                   ("maskgit", "", 10)])
+def test_token_samplers_make_images_of_the_requested_class(sampler, model, steps, classifier):
+    req = SampleRequest(family="ar", sampler=sampler, model=model, seed=5)
+    images, labels, info = sample_images(req, 20, 20, "cpu")
+    default = {"tokens": "fmnist-token-ar-14", "maskgit": "fmnist-maskgit"}[sampler]
+    assert info["request"].model == (model or default)
+    assert info["request"].steps == steps  # a token model's steps are its sequence's length
     pred, _ = metrics.classify(classifier, images)
     assert (pred == labels).mean() >= 0.7, (pred, labels)
     assert images.std() > 30

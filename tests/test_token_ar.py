@@ -153,7 +153,7 @@ def test_default_model_and_a_missing_one_are_named(monkeypatch, tmp_path):
     with pytest.raises(checkpoints.ModelNotFoundError, match="desktopgen train token-ar"):
         sampling.load("ar", "", "cpu", sampler="tokens")
     req = sampling.with_defaults(SampleRequest(family="ar", sampler="tokens"))
-    assert (req.model, req.steps, req.guidance) == ("fmnist-token-ar", 49, 2.0)
+    assert (req.model, req.steps, req.guidance) == ("fmnist-token-ar-14", 196, 1.4)
 
 
 def test_a_token_model_naming_a_non_tokenizer_is_refused(models_root, monkeypatch, tmp_path):
@@ -267,7 +267,7 @@ def test_cli_inpaint_with_the_token_sampler_loads_the_token_model_by_default(mod
 
     root = tmp_path / "models"
     shutil.copytree(models_root / "tiny-tok", root / "tiny-tok")
-    shutil.copytree(models_root / "tiny-token-ar", root / "fmnist-token-ar")  # the table's default
+    shutil.copytree(models_root / "tiny-token-ar", root / "fmnist-token-ar-14")  # the table's default
     monkeypatch.setenv("DESKTOPGEN_MODELS", str(root))
     np.savez(tmp_path / "in.npz", images=fmnist.load("test")[0][:1])
     assert main(["inpaint", "--family", "ar", "--sampler", "tokens", "--images", str(tmp_path / "in.npz"),
@@ -280,3 +280,19 @@ def test_the_filled_cache_path_gives_the_static_cache_tokens(token_model):
             for f in (True, False)]
     assert [r.extra["decode"] for r in runs] == ["filled cache", "static cache"]
     assert np.array_equal(runs[0].extra["tokens"], runs[1].extra["tokens"])
+
+
+def test_a_token_models_steps_are_its_sequence_length(token_model):
+    """The table leaves the token sampler's steps to the model (one per code): a 7x7 model runs
+    49 and its request says so, with that count's default guidance; the table's count (the
+    default model's 196) stands only without a model; another count is refused."""
+    from desktopgen.core.requests import RequestError
+
+    req = sampling.with_defaults(SampleRequest(family="ar", sampler="tokens"), token_model)
+    assert (req.steps, req.guidance) == (49, 2.0)
+    assert sampling.with_defaults(SampleRequest(family="ar", sampler="tokens")).steps == 196
+    assert sampling.with_defaults(req.with_(steps=196), token_model).steps == 49  # the table's count
+    with pytest.raises(RequestError, match="runs 49 steps"):
+        sampling.with_defaults(req.with_(steps=100), token_model)
+    result = sampling.run_to_end(sampling.sample(token_model, req.with_(steps=196), "cpu", 0))
+    assert result.steps == 49

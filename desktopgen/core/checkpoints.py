@@ -279,6 +279,19 @@ def _peek_arch(folder: Path) -> str:
     return arch if isinstance(arch, str) and arch in ARCH_FAMILY else ""
 
 
+def sequence_length(name_or_path: str) -> int:
+    """The sequence length config.json gives a raster AR model (pixels or tokens: the steps its
+    sampler runs), read without torch; 0 for other models and unreadable folders."""
+    folder = resolve(name_or_path)
+    if _peek_arch(folder) not in ("pixel_ar", "token_ar"):
+        return 0
+    try:
+        n = json.loads((folder / CONFIG).read_bytes())["config"]["seq_len"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return 0
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+
+
 def model_kind(name_or_path: str) -> str:
     """The kind of model a folder holds (ARCH_KIND), from its config.json without torch; "" if
     the folder or its architecture is unknown."""

@@ -29,7 +29,8 @@ class SamplerSpec:
     family: str  # "diffusion" | "ar"
     model_kind: str  # kind of model it needs: "diffusion-unet", "pixel-ar"
     default_model: str  # shipped model folder name, e.g. "fmnist-diffusion"
-    steps: int  # default step count; 0 = fixed by the model (the range then holds that one value)
+    steps: int  # default step count; 0 = fixed by the model (its sequence length; the range holds
+    # the shipped models' counts, its top the default model's)
     steps_range: Range  # accepted step counts
     guidance: float  # default classifier-free guidance scale (1 = none)
     guidance_range: Range
@@ -94,10 +95,11 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
                 temperature_range=Range(0.05, 5.0), top_k=0,
                 help="One pixel per step in raster order: 28 x 28 = 784 steps, always."),
     SamplerSpec(name="tokens", label="Tokens (raster)", family="ar", model_kind="token-ar",
-                default_model="fmnist-token-ar", steps=0, steps_range=Range(49, 49),
-                guidance=2.0, guidance_range=GUIDANCE, temperature=1.0,
-                temperature_range=Range(0.05, 5.0), top_k=0,
-                help="One learned token per step in raster order: 7 x 7 = 49 steps, then decoded."),
+                default_model="fmnist-token-ar-14", steps=0, steps_range=Range(49, 196),
+                guidance=1.4, guidance_range=GUIDANCE, temperature=1.0,
+                temperature_range=Range(0.05, 5.0), top_k=0, guidance_at=((49, 2.0),),
+                help="One learned token per step in raster order, then decoded: 14 x 14 = 196 steps "
+                "(fmnist-token-ar-14), 7 x 7 = 49 (fmnist-token-ar: faster, coarser)."),
 )}
 SAMPLERS["maskgit"] = SamplerSpec(
     name="maskgit", label="Masked tokens (MaskGIT)", family="ar", model_kind="maskgit",

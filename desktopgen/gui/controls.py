@@ -282,6 +282,7 @@ class ControlPanel(QScrollArea):
         sampler (in the table's order) that it can run is chosen."""
         name, combo = self.model_name(f), self.sampler_combo[f]
         if self.fits(f, self.sampler(f), name):
+            self.apply_sampler(f)  # a model may fix another step count (a 7x7 or 14x14 token model)
             return
         for i in range(combo.count()):
             if combo.model().item(i).isEnabled() and \
@@ -299,6 +300,9 @@ class ControlPanel(QScrollArea):
         spec = self.sampler(f)
         self.sampler_combo[f].setToolTip(spec.help)
         steps, lo, hi = self.steps_spin[f], int(spec.steps_range.lo), int(spec.steps_range.hi)
+        fixed = 0 if spec.steps else checkpoints.sequence_length(self.model_name(f))
+        if fixed:  # the model fixes the count: its sequence length (pixel and token AR)
+            lo = hi = fixed
         was_fixed = not steps.isEnabled()  # e.g. pixel AR's 784: no user's choice to keep
         steps.setRange(lo, hi)
         steps.setEnabled(lo != hi)

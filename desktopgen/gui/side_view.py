@@ -17,7 +17,8 @@ TOOLTIPS = {
     "diffusion": "The diffusion model refines the whole image at every step, from noise to picture.",
     "ar": "The autoregressive model writes one pixel at a time, left to right, top to bottom. "
           "The red box is the pixel being written; the dim checker is what is not written yet. "
-          "The token samplers write 7 x 7 learned tokens instead (Ctrl+T shows their codes).",
+          "The token samplers write learned tokens instead, 14 x 14 or 7 x 7 per image (Ctrl+T shows "
+          "their codes).",
 }
 LEGENDS = {  # under the AR canvas during a token run: how to read the grid over the images
     "raster": "Token grid: one token per step in raster order · hatched = not generated yet · "

@@ -1,4 +1,5 @@
-"""What the token samplers generate, drawn over the AR canvas: the 7x7 token grid of each image.
+"""What the token samplers generate, drawn over the AR canvas: the token grid of each image
+(14x14 or 7x7).
 
 Raster token AR fills the grid one token per step; MaskGIT commits a group per step and leaves
 the least confident masked. Over the decoded image, every token cell is outlined; a pending

@@ -127,7 +127,7 @@ class SideWorker(QObject):
             self.cancelled.emit(JobCancelled(self.family, job.id))
             return
         req = sampling.with_defaults(
-            job.request.with_(model=card["name"], model_sha256=card.get("sha256", "")))
+            job.request.with_(model=card["name"], model_sha256=card.get("sha256", "")), model)
         gen = sampling.sample(model, req, device, preview_every=1)
         result, last = None, None
         try:

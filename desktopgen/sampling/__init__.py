@@ -26,9 +26,13 @@ DEFAULTS = {f: {"sampler": table.default_sampler(f).name,
                 "guidance": table.default_sampler(f).guidance} for f in FAMILIES}
 
 
-def with_defaults(req: SampleRequest) -> SampleRequest:
+def with_defaults(req: SampleRequest, model: nn.Module | None = None) -> SampleRequest:
     """Fill the sampler's defaults (desktopgen/core/samplers.py) where the request left them,
-    and refuse a sampler of another family or values outside the sampler's ranges."""
+    and refuse a sampler of another family or values outside the sampler's ranges. With the
+    `model`, a sampler whose steps the model fixes (the table's steps = 0: pixel, tokens) gets
+    the model's own count (its sequence length: 196 for a 14x14 token model, 49 for a 7x7 one),
+    and another count is refused; without it, the table's range (the shipped models' counts) and
+    its top (the default model's count) for an unset count."""
     req = req.validate()
     spec = table.get_sampler(req.sampler) if req.sampler else table.default_sampler(req.family)
     if spec.family != req.family:
@@ -36,19 +40,34 @@ def with_defaults(req: SampleRequest) -> SampleRequest:
         raise RequestError(f"sampler {spec.name!r} is for {spec.family}, not {req.family}; "
                            f"{req.family} samplers: {names}")
     steps = req.steps or spec.steps or int(spec.steps_range.hi)
+    fixed = model_steps(spec, model)
+    if fixed:
+        if req.steps not in (0, fixed, int(spec.steps_range.hi)):  # the table's count: not chosen
+            unit = "pixel" if spec.model_kind == "pixel-ar" else "token"
+            raise RequestError(f"{spec.name}: {req.model or 'this model'} runs {fixed} steps (one per "
+                               f"{unit}), not {req.steps}")
+        steps = fixed
     req = req.with_(
         model=req.model or spec.default_model,
         sampler=spec.name,
         steps=steps,
         guidance=spec.default_guidance(steps) if req.guidance < 0 else req.guidance,
     )
-    for what, value, rng in (("steps", req.steps, spec.steps_range),
+    for what, value, rng in (("steps", req.steps, table.Range(fixed, fixed) if fixed else spec.steps_range),
                              ("guidance", req.guidance, spec.guidance_range),
                              ("temperature", req.temperature, spec.temperature_range)):
         if value not in rng:
             span = f"{rng.lo:g}" if rng.lo == rng.hi else f"between {rng.lo:g} and {rng.hi:g}"
             raise RequestError(f"{spec.name}: {what} must be {span}, not {value:g}")
     return req
+
+
+def model_steps(spec: table.SamplerSpec, model: nn.Module | None) -> int:
+    """The steps `model` fixes for `spec` (its sequence length) when the table leaves the count
+    to the model (steps = 0); 0 otherwise (the request's or the table's count holds)."""
+    if spec.steps or model is None:
+        return 0
+    return int(getattr(getattr(model, "config", None), "seq_len", 0) or 0)
 
 
 def load(family: str, name: str = "", device: torch.device | str = "cpu", sampler: str = ""):
@@ -110,7 +129,7 @@ def _attach_tokenizer(model, card: dict, name: str, device):
 
 
 def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) -> Iterator[StepEvent]:
-    req = with_defaults(request)
+    req = with_defaults(request, model)
     if req.family == "diffusion":
         spec = table.get_sampler(req.sampler)
         is_flow = isinstance(model, nets.ShortcutUNet)  # stand-ins in tests subclass it too

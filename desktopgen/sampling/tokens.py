@@ -1,4 +1,5 @@
-"""Raster token sampler: one tokenizer code per step (7x7 = 49 steps), then the tokenizer decodes.
+"""Raster token sampler: one tokenizer code per step (14x14 = 196 steps for the default model,
+7x7 = 49 for fmnist-token-ar), then the tokenizer decodes.
 
 The transformer step is the pixel sampler's (sampling/ar.py: static KV cache, one uniform number
 per token drawn up front from each sample's own stream, a CUDA graph on CUDA), so sample i depends
@@ -10,7 +11,7 @@ a CPU, so previews are skipped while they would take more than PREVIEW_SHARE of 
 `position` stays None: it means a pixel index to the canvas and clips, which dim the pixels after
 it; the token being generated is the last non-negative entry of `tokens` in raster order.
 
-Inpainting: a token is generated if its 4x4 patch touches the hole, and is the source image's
+Inpainting: a token is generated if its patch (2x2 or 4x4 pixels) touches the hole, and is the source image's
 own code otherwise; like the pixel sampler, the raster scan forces each known token when it
 reaches it, so a hole token sees only the known tokens before it. The image is then decoded
 whole (the decoder's 3x3 convolutions see the known tokens beside the hole, which blends the
