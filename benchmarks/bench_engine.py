@@ -251,15 +251,15 @@ def token_rows(a, dev, batches) -> None:
     header()
 
     def run(req, **kw):
-        return lambda: tokens.sample(tm, sampling.with_defaults(req), dev, preview_every=0, **kw)
+        return lambda: tokens.sample(tm, req, dev, preview_every=0, **kw)
 
     for b in batch_sizes(a, dev, batches):
-        req = SampleRequest(family="ar", sampler="tokens", batch=b)
+        req = sampling.with_defaults(SampleRequest(family="ar", sampler="tokens", batch=b), tm)
         r = bench(run(req), n, b, dev, a.repeat)
-        row(f"token AR {n} steps + decode g=2", b, r)
+        row(f"token AR {n} steps + decode g={req.guidance:g}", b, r)
         if dev.type == "cuda":
             e = bench(run(req, cuda_graph=False), n, b, dev, a.repeat)
-            row("token AR g=2, eager (no CUDA graph)", b, e)
+            row(f"token AR g={req.guidance:g}, eager (no CUDA graph)", b, e)
             if b == 100:
                 print(f"  target: 100 images <= 0.05 s on an H200: graphed {r['total']:.3f} s "
                       f"({r['total'] / 0.05:.2f}x the target), eager {e['total']:.3f} s")

@@ -97,7 +97,8 @@ def main(argv=None) -> int:
             kept_exact = bool((out[:, mask == 0] == x[:, mask == 0]).all())
             mse, acc = row_stats(clf, out, x, y, mask, dev)
             label = {"diffusion": "diffusion (dpmpp-2m 20)", "ar": "AR (raster pixels)",
-                     "maskgit": "AR (MaskGIT tokens, 10 steps)", "tokens": "AR (raster tokens, 49)"}[fam]
+                     "maskgit": "AR (MaskGIT tokens, 10 steps)",
+                     "tokens": f"AR (raster tokens, {getattr(model.config, 'seq_len', 0)})"}[fam]
             rows.append({"mask": name, "method": fam, "mse": mse, "agreement": acc,
                          "seconds_per_image": secs / len(x), "kept_exact": kept_exact})
             print(f"| {name} | {label} | {mse:.4f} | {acc:.3f} | {secs / len(x):.3f} |"
