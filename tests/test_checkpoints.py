@@ -194,3 +194,20 @@ def test_parameter_count_from_the_config_equals_the_built_network(arch, config):
     checked = nets.check_config(arch, config)
     built = nets.build(arch, config)
     assert nets.parameter_count(arch, checked) == sum(p.numel() for p in built.parameters())
+
+
+def test_sequence_length_reads_a_raster_models_steps_from_its_config(tmp_path):
+    """What the GUI's steps box shows for a model-fixed sampler (pixel, tokens), read without
+    building the network; 0 for other models, missing folders and unreadable configs."""
+    tiny = {"n_layer": 1, "n_head": 2, "n_embd": 16}
+    checkpoints.save_model(nets.build("pixel_ar", tiny), tmp_path / "px", {})
+    checkpoints.save_model(nets.build("token_ar", {**tiny, "seq_len": 196}), tmp_path / "tok", {})
+    checkpoints.save_model(nets.build("classifier", {}), tmp_path / "clf", {})
+    assert checkpoints.sequence_length(str(tmp_path / "px")) == 784
+    assert checkpoints.sequence_length(str(tmp_path / "tok")) == 196
+    assert checkpoints.sequence_length(str(tmp_path / "clf")) == 0
+    assert checkpoints.sequence_length(str(tmp_path / "none")) == 0
+    (tmp_path / "tok" / "config.json").write_text('{"arch": "token_ar", "config": {"seq_len": "196"}}')
+    assert checkpoints.sequence_length(str(tmp_path / "tok")) == 0
+    assert checkpoints.sequence_length("fmnist-token-ar-14") == 196  # the shipped default token model
+    assert checkpoints.sequence_length("fmnist-token-ar") == 49
