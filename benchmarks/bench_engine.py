@@ -246,7 +246,6 @@ def token_rows(a, dev, batches) -> None:
     """Issue 9: the raster token transformer (one step per code, then the tokenizer decodes), beside
     the issue's targets: 100 images on an H200 in <= 0.05 s; CPU batch 1 <= 0.3 s per image."""
     tm, card = sampling.load("ar", getattr(a, "token_model", ""), dev, sampler="tokens")
-    n = tm.config.seq_len
     print(f"\n{card['name']} ({card['parameters'] / 1e6:.1f}M parameters, tokenizer {tm.config.tokenizer})")
     header()
 
@@ -255,10 +254,10 @@ def token_rows(a, dev, batches) -> None:
 
     for b in batch_sizes(a, dev, batches):
         req = sampling.with_defaults(SampleRequest(family="ar", sampler="tokens", batch=b), tm)
-        r = bench(run(req), n, b, dev, a.repeat)
-        row(f"token AR {n} steps + decode g={req.guidance:g}", b, r)
+        r = bench(run(req), req.steps, b, dev, a.repeat)
+        row(f"token AR {req.steps} steps + decode g={req.guidance:g}", b, r)
         if dev.type == "cuda":
-            e = bench(run(req, cuda_graph=False), n, b, dev, a.repeat)
+            e = bench(run(req, cuda_graph=False), req.steps, b, dev, a.repeat)
             row(f"token AR g={req.guidance:g}, eager (no CUDA graph)", b, e)
             if b == 100:
                 print(f"  target: 100 images <= 0.05 s on an H200: graphed {r['total']:.3f} s "

@@ -102,6 +102,15 @@ def _sweep_configs(family: str, a: EvalConfig) -> list[dict]:
             for g in (1.0, 1.5, 2.0, 3.0) for t in (1.0, 0.9)]
 
 
+def real_floor(clf, train_x, train_y, test_feats, n: int, dev) -> dict:
+    """The floor beside every quality row: n real train images (a fixed pick) scored against the
+    test images' features as generated ones are."""
+    from desktopgen import metrics
+
+    pick = np.random.default_rng(0).choice(len(train_x), n, replace=False)
+    return metrics.quality(clf, train_x[pick], train_y[pick], test_feats, dev)
+
+
 def evaluate(a: EvalConfig, on_event=None) -> dict:
     """Print the quality table (see DESIGN.md "Quality"): generated samples against the 10k test
     images, beside the floor of real train images against the same test images. Returns the
@@ -114,9 +123,7 @@ def evaluate(a: EvalConfig, on_event=None) -> dict:
     test_x, test_y = fmnist.load("test", a.data)
     train_x, train_y = fmnist.load("train", a.data)
     test_pred, test_feats = metrics.classify(clf, test_x, dev)
-    rng = np.random.default_rng(0)
-    pick = rng.choice(len(train_x), a.n, replace=False)
-    floor = metrics.quality(clf, train_x[pick], train_y[pick], test_feats, dev)
+    floor = real_floor(clf, train_x, train_y, test_feats, a.n, dev)
     results = {"classifier": a.classifier,
                "classifier_test_accuracy": float((test_pred == test_y).mean()),
                "floor_train_vs_test": floor, "device": device_name(dev), "rows": []}

@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
 from desktopgen import metrics, sampling
 from desktopgen.core import checkpoints
 from desktopgen.core.device import device_name, pick_device
 from desktopgen.core.requests import SampleRequest
 from desktopgen.data import fmnist
-from desktopgen.engine import sample_images
+from desktopgen.engine import real_floor, sample_images
 
 
 def main(argv=None) -> int:
@@ -39,8 +37,7 @@ def main(argv=None) -> int:
     test_x, _ = fmnist.load("test")
     train_x, train_y = fmnist.load("train")
     _, test_feats = metrics.classify(clf, test_x, dev)
-    pick = np.random.default_rng(0).choice(len(train_x), a.n, replace=False)  # as `desktopgen eval`
-    floor = metrics.quality(clf, train_x[pick], train_y[pick], test_feats, dev)
+    floor = real_floor(clf, train_x, train_y, test_feats, a.n, dev)
     model, card = sampling.load(a.family, a.model, dev, sampler=a.sampler)
     print(f"{card['name']} on {device_name(dev)}; floor (real train vs test, n={a.n}): "
           f"accuracy {floor['accuracy']:.3f}, FD {floor['fd']:.3f}, KID {floor['kid']:.5f}", flush=True)

@@ -60,7 +60,7 @@ class WholeRun:
     """Every step of a run captured as one CUDA graph: replay() once does all `total` steps."""
 
     def __init__(self, dec, device, total):
-        self.graph = ar._capture(dec, device)  # warms up and resets, as the sampler does
+        ar._capture(dec, device)  # warms up and resets, as the sampler does
         self.whole = torch.cuda.CUDAGraph()
         stream = torch.cuda.Stream(device)
         stream.wait_stream(torch.cuda.current_stream(device))

@@ -159,8 +159,6 @@ def sample(model, request: SampleRequest, device="cpu", preview_every: int = 1) 
                          f"model, and {req.model or 'this model'} is a {kind} model (its sampler: {fits})")
     if is_tokens:
         return tokens.sample(model, req, device, preview_every)
-    if req.steps != model.config.seq_len:
-        raise ValueError(f"the pixel AR sampler always runs {model.config.seq_len} steps (one per pixel)")
     return ar.sample(model, req, device, preview_every)
 
 
