@@ -348,3 +348,37 @@ def test_load_refuses_other_models_and_a_tokenizer_of_another_size(tmp_path, mon
     checkpoints.save_model(tiny(vocab=9, tokenizer="gone"), tmp_path / "orphan", {})
     with pytest.raises(missing, match="its tokenizer 'gone' is not in the models folder"):
         video_ar.load("orphan")
+
+
+def _space_time_tokenizer(reach: int):
+    """A tiny real tokenizer (9 codes, 4x: 12x12 codes per 48x48 frame) whose space-time blocks
+    reach `reach` frames either side, with random (as if trained) weights."""
+    torch.manual_seed(0)
+    tok = nets.build("tokenizer", {"channels": 8, "blocks": 1, "levels": [3, 3],
+                                   "temporal_blocks": reach, "temporal_channels": 8}).eval()
+    for p in tok.temporal.parameters():
+        nn.init.normal_(p, std=0.2)
+    return tok
+
+
+def test_a_space_time_decoder_gives_the_whole_clip_decode_with_or_without_previews():
+    """Frames decoded together (nets/tokenizer.py `decode_clips`): each new frame re-decodes the
+    frames within reach before it, and the finished clip is the whole-clip decode of its codes,
+    the same bits whether previews were shown or not."""
+    tok = _space_time_tokenizer(reach=2)
+    model = tiny(frames=5, grid=12, vocab=9)
+    events = []
+    shown = run_to_end(generate(model, tok, [0, 1], frames=5, preview_rows=12), events.append)
+    plain = run_to_end(generate(model, tok, [0, 1], frames=5, preview_rows=0))
+    assert np.array_equal(shown.images, plain.images)
+    codes = torch.as_tensor(plain.extra["codes"]).long().view(2, 5, 12, 12)
+    whole = tok.decode_clips(codes)
+    expect = ((whole[:, :, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    assert np.array_equal(plain.images, expect)
+    frame_by_frame = tok.decode(codes.flatten(0, 1))
+    assert not torch.equal(whole.flatten(0, 1), frame_by_frame)  # the neighbours do count
+    # after frame 1 (of 0..4) the preview holds frames 0 and 1 decoded from frames 0..1 only
+    first = [e.preview for e in events if e.preview is not None and e.step == 2 * 144][0]
+    two = tok.decode_clips(codes[:, :2])[:, :, 0]
+    assert np.array_equal(first[:, :2], ((two + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
+    assert not first[:, 2:].any()

@@ -3,7 +3,7 @@ frame index (desktopgen.metrics.drift) against real clips of the test split, tim
 peak memory; writes videos-<family>-<frames>.json (with a CRC-32 of every frame, so two runs
 can be compared clip by clip) and a few clips (.npz) for the docs.
     python tools/gpu_video_clips.py --out DIR [--n 256] [--batch 256] [--families diffusion,ar]
-        [--guidance W] [--model NAME] [--tag T]
+        [--guidance W] [--model NAME] [--tag T] [--codes]
 --guidance: the families' own defaults unless given; --tag: written as videos-<family>-<frames><tag>.json
 """
 
@@ -29,7 +29,8 @@ from desktopgen.metrics.drift import drift
 MODULES = {"diffusion": "desktopgen.sampling.video_diffusion", "ar": "desktopgen.sampling.video_ar"}
 
 
-def clips(mod, model, card, family, n, batch, frames, dev, guidance=-1.0):
+def clips(mod, model, card, family, n, batch, frames, dev, guidance=-1.0, codes=None):
+    """(videos, labels, seconds, peak memory); `codes`: a list that gets each batch's AR codes."""
     out, labels, secs, peak = [], [], 0.0, 0
     for i0 in range(0, n, batch):
         b = min(batch, n - i0)
@@ -43,6 +44,8 @@ def clips(mod, model, card, family, n, batch, frames, dev, guidance=-1.0):
         peak = max(peak, res.peak_memory or 0)
         out.append(res.images)
         labels.append(res.labels)
+        if codes is not None and "codes" in res.extra:
+            codes.append(res.extra["codes"])
     return np.concatenate(out), np.concatenate(labels), secs, peak
 
 
@@ -57,6 +60,8 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=-1.0, help="-1: each family's default")
     ap.add_argument("--model", default="", help="a model other than the family's shipped one")
     ap.add_argument("--tag", default="", help="suffix of the output names")
+    ap.add_argument("--codes", action="store_true",
+                    help="AR: also write every clip's codes (codes-ar-<frames><tag>.npz)")
     a = ap.parse_args()
     dev = pick_device(a.device)
     out = Path(a.out)
@@ -80,8 +85,13 @@ def main() -> None:
             # batch-1 time of one clip (after a warm-up run), then the whole set at --batch
             clips(mod, model, card, family, 1, 1, frames, dev, a.guidance)
             _, _, t1, p1 = clips(mod, model, card, family, 1, 1, frames, dev, a.guidance)
+            codes: list = []
             videos, labels, secs, peak = clips(mod, model, card, family, a.n, a.batch, frames, dev,
-                                               a.guidance)
+                                               a.guidance, codes)
+            if a.codes and codes:  # every clip's codes: decode them with another decoder later
+                np.savez_compressed(out / f"codes-{family}-{frames}{a.tag}.npz",
+                                    codes=np.concatenate(codes).astype(np.int16), labels=labels,
+                                    guidance=w, model=card["name"])
             d = drift(videos, labels, classifier, dev, reference=reference)
             d.update({"family": family, "model": card["name"], "guidance": w, "device": device_name(dev),
                       "torch": torch.__version__, "seconds_per_clip_batch1": t1,

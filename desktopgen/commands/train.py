@@ -11,7 +11,7 @@ def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train a model (use torchrun for several GPUs)")
     t.add_argument("model", choices=("diffusion", "ar", "classifier", "flow", "shortcut", "inpaint",
                                      "tokenizer", "tokenizer-decoder", "token-ar", "maskgit", "video-ar",
-                                     "video-diffusion"))
+                                     "video-diffusion", "video-decoder"))
     t.add_argument("--data", default=None, help="Fashion-MNIST folder")
     t.add_argument("--out", required=True, help="model folder to write, e.g. models/fmnist-diffusion")
     t.add_argument("--steps", type=number(int, 1, 10**7, "steps"), default=10_000)
@@ -26,9 +26,11 @@ def register(subparsers) -> None:
     t.add_argument("--limit", type=number(int, 0, 60000, "limit"), default=0)
     t.add_argument("--init-from", default="",
                    help="start from this model's weights (a fine-tuning run; --arch changes "
-                        "keys of its config); tokenizer-decoder: the tokenizer whose codes stay")
+                        "keys of its config); tokenizer-decoder, video-decoder: the tokenizer whose "
+                        "codes stay")
     t.add_argument("--adversarial", type=number(float, 0, 10, "adversarial"), default=0.0,
-                   help="tokenizer-decoder: weight of a GAN loss beside the reconstruction (0: none)")
+                   help="tokenizer-decoder, video-decoder: weight of a GAN loss beside the "
+                        "reconstruction (0: none)")
     t.add_argument("--tokenizer", default=None,
                    help="token-ar: the tokenizer model folder (same as --arch '{\"tokenizer\": ...}')")
 

@@ -59,7 +59,8 @@ RULES["tokenizer"] = {
     "down": (_CHOICE, (2, 4)), "levels": (_INTS, 2, 16, 6), "codebook_size": (_INT, 2, 16384),
     "code_dim": (_INT, 2, 64), "commitment": (_FLOAT, 0.0, 10.0), "ema_decay": (_FLOAT, 0.0, 0.9999),
     "dead_after": (_FLOAT, 0.0, 100.0), "decoder_channels": (_INT, 0, 256),
-    "decoder_blocks": (_INT, -1, 8),
+    "decoder_blocks": (_INT, -1, 8), "temporal_blocks": (_INT, 0, 8),
+    "temporal_channels": (_INT, 8, 256),
 }
 RULES["token_ar"] = {**RULES["pixel_ar"], "vocab": (_INT, 2, 65536), "seq_len": (_INT, 1, 4096),
                      "tokenizer": (_NAME,)}

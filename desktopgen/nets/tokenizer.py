@@ -10,6 +10,14 @@ config key `quantizer`:
   first batch, and restart of codes no batch has used for a while from random encoder outputs.
 Fully convolutional with a per-pixel channel norm (no statistics over the image), so a token
 depends only on its neighbourhood, not on the canvas size.
+
+Video (`temporal_blocks` > 0): the encoder and codes stay per frame, but `decode_clips` decodes
+a clip's frames together. After the decoder's first convolution (at the codes' resolution)
+residual space-time blocks mix each frame with its neighbours (3x3x3 convolutions: frames t-1..t+1,
+stacked to reach `temporal_blocks` frames either side), the way VideoGPT's VQ-VAE decodes a clip
+rather than a frame. A moving garment is coded afresh at every position, so its neighbours' codes
+carry what one frame's codes lost. Their last convolutions start at zero: a tokenizer given such
+blocks decodes exactly as before until they are trained (`desktopgen train video-decoder`).
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ class TokenizerConfig:
     dead_after: float = 0.03  # vq: restart a code whose EMA count per batch falls below this
     decoder_channels: int = 0  # the decoder's base width (0: `channels`, as the encoder)
     decoder_blocks: int = -1  # the decoder's residual blocks per resolution (-1: `blocks`)
+    temporal_blocks: int = 0  # video: space-time blocks in `decode_clips` (0: frame by frame)
+    temporal_channels: int = 96  # their bottleneck width
 
     def __post_init__(self):  # JSON gives lists; keep the dataclass hashable
         object.__setattr__(self, "levels", tuple(self.levels))
@@ -77,6 +87,30 @@ class ResBlock(nn.Module):
     def forward(self, x):
         h = self.conv1(F.silu(self.norm1(x)))
         return x + self.conv2(F.silu(self.norm2(h)))
+
+
+class SpaceTimeBlock(nn.Module):
+    """Residual block over (B, C, T, h, w): 1x1x1 down to `mid` channels, a 3x3x3 convolution
+    (frames t-1..t+1, a 3x3 neighbourhood; zero frames past the clip's ends), 1x1x1 back up. The
+    last convolution starts at zero, so a new block is the identity."""
+
+    def __init__(self, ch: int, mid: int):
+        super().__init__()
+        self.norm1, self.down = ChannelNorm(ch), nn.Conv3d(ch, mid, 1)
+        self.norm2, self.conv = ChannelNorm(mid), nn.Conv3d(mid, mid, 3, padding=1)
+        self.norm3, self.up = ChannelNorm(mid), nn.Conv3d(mid, ch, 1)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    @staticmethod
+    def _norm(norm: ChannelNorm, x):
+        x = x.movedim(1, -1)
+        return F.layer_norm(x, x.shape[-1:], norm.weight, norm.bias).movedim(-1, 1)
+
+    def forward(self, x):
+        h = self.down(F.silu(self._norm(self.norm1, x)))
+        h = self.conv(F.silu(self._norm(self.norm2, h)))
+        return x + self.up(F.silu(self._norm(self.norm3, h)))
 
 
 def _stages(c: TokenizerConfig) -> int:
@@ -250,6 +284,9 @@ class Tokenizer(nn.Module):
         self.decoder = Decoder(c, dim)
         self.codebook_size = self.quantizer.size
         self.down = c.down
+        self.temporal = nn.Sequential(*[
+            SpaceTimeBlock(2 * decoder_shape(c)[0], c.temporal_channels)
+            for _ in range(c.temporal_blocks)]) if c.temporal_blocks else None
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % self.down or x.shape[3] % self.down:
@@ -289,6 +326,33 @@ class Tokenizer(nn.Module):
         with torch.autocast(codes.device.type, enabled=False):
             parts = [self.decoder(self.quantizer.lookup(part.long())).clamp(-1, 1)
                      for part in codes.split(DECODE_CHUNK)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def decode_values(self, q: torch.Tensor) -> torch.Tensor:
+        """Quantised values of whole clips (B, T, d, h, w) -> frames (B * T, 1, H, W), unclamped,
+        with gradients (training); without temporal blocks each frame is decoded alone."""
+        B, T = q.shape[:2]
+        h = self.decoder.net[0](q.flatten(0, 1))
+        if self.temporal is not None:
+            h = self.temporal(h.unflatten(0, (B, T)).transpose(1, 2)).transpose(1, 2).flatten(0, 1)
+        return self.decoder.net[1:](h)
+
+    @torch.no_grad()
+    def decode_clips(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes of whole clips (B, T, h, w) -> frames (B, T, 1, H, W) in [-1, 1]: the frames of a
+        clip decoded together (see the module docstring; frame by frame without temporal blocks,
+        where it equals `decode` bit for bit). In chunks of clips of at most DECODE_CHUNK frames."""
+        if codes.dim() != 4:
+            raise ValueError(f"decode_clips takes codes (B, T, h, w), not {tuple(codes.shape)}")
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise ValueError(f"codes must lie in 0..{self.codebook_size - 1}")
+        B, T, gh, gw = codes.shape
+        per = max(1, DECODE_CHUNK // max(T, 1))
+        with torch.autocast(codes.device.type, enabled=False):
+            parts = []
+            for part in codes.split(per):
+                q = self.quantizer.lookup(part.long().flatten(0, 1)).unflatten(0, (len(part), T))
+                parts.append(self.decode_values(q).clamp(-1, 1).unflatten(0, (len(part), T)))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     @torch.no_grad()
@@ -332,4 +396,7 @@ def parameter_count(c: dict) -> int:
     wide = 2 * ch
     dec = conv(dim, wide, 3) + stages * blocks * res(wide) + (stages - 1) * conv(wide, wide, 3) \
         + conv(wide, ch, 3) + blocks * res(ch) + 2 * ch + conv(ch, 1, 3)
-    return enc + dec
+    mid = c.get("temporal_channels", 96)
+    space_time = 2 * wide + (wide * mid + mid) + 2 * mid + (27 * mid * mid + mid) + 2 * mid \
+        + (mid * wide + wide)
+    return enc + dec + c.get("temporal_blocks", 0) * space_time

@@ -225,6 +225,19 @@ def generate(
     codes = torch.zeros(B, frames, n, dtype=torch.long, device=device)
     down = tokenizer.down
     videos = np.zeros((B, frames, g * down, g * down), np.uint8)
+    # a tokenizer with space-time blocks decodes a frame from `reach` frames either side of it
+    # (nets/tokenizer.py): a new frame updates the `reach` frames before it, and the finished
+    # clip is decoded at once, so previews or not, the clips are the same bits
+    reach = getattr(getattr(tokenizer, "config", None), "temporal_blocks", 0)
+
+    def decode(clip_codes: torch.Tensor) -> np.ndarray:
+        """(B, T', n) codes -> (B, T', H, W) uint8 frames."""
+        Tc = clip_codes.shape[1]
+        if reach:
+            frames_out = tokenizer.decode_clips(clip_codes.view(B, Tc, g, g)).flatten(0, 1)
+        else:
+            frames_out = tokenizer.decode(clip_codes.reshape(B * Tc, g, g))
+        return to_uint8(frames_out).reshape(B, Tc, g * down, g * down)
     total, step = frames * n, 0
     with torch.no_grad():
         for t in range(frames):
@@ -241,15 +254,17 @@ def generate(
                 if k == n - 1:
                     codes[:, t] = dec.frame
                     if preview_rows:  # else all frames are decoded at the end, at once
-                        videos[:, t] = to_uint8(tokenizer.decode(dec.frame.view(B, g, g)))
+                        lo = max(0, t - reach)  # the frames this one is a neighbour of
+                        part = decode(codes[:, max(0, lo - reach) : t + 1])
+                        videos[:, lo : t + 1] = part[:, part.shape[1] - (t + 1 - lo):]
                 if preview_rows and ((k + 1) % (g * preview_rows) == 0 or k == n - 1):
                     shown = videos.copy()
                     if k < n - 1:  # the current frame so far: rows not made yet are black
                         rows = (k + 1) // g
                         shown[:, t] = to_uint8(tokenizer.decode(dec.frame.view(B, g, g)))
                         shown[:, t, rows * down :] = 0
-                if step == total and not preview_rows:
-                    videos[:] = to_uint8(tokenizer.decode(codes.view(B * frames, g, g))).reshape(videos.shape)
+                if step == total and (reach or not preview_rows):  # the whole clip, decoded at once
+                    videos[:] = decode(codes)
                     shown = videos.copy()
                 mem, peak = probe.read()
                 yield StepEvent(

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktopgen import nets
+from desktopgen.data.moving import FRAMES, random_clips_torch
 from desktopgen.nets.tokenizer import decoder_shape
 from desktopgen.train.token_recipes import CANVAS, CANVAS_EVERY, L1_WEIGHT, SHIFT, place
 
@@ -75,7 +76,7 @@ class TokenizerDecoderRecipe:
         """Copy the encoder and quantiser of `saved` (and its decoder when the shapes agree)."""
         s_arch, s_cfg = nets.arch_of(saved)
         _, m_cfg = nets.arch_of(model)
-        enc = [k for k in m_cfg if not k.startswith("decoder_")]
+        enc = [k for k in m_cfg if not k.startswith(("decoder_", "temporal_"))]  # what makes codes
         if s_arch != "tokenizer" or any(s_cfg.get(k) != m_cfg.get(k) for k in enc):
             raise ValueError(f"--init-from {name}: it is {s_arch} {s_cfg}; the encoder of this run "
                              f"({ {k: m_cfg[k] for k in enc} }) must be the same")
@@ -88,8 +89,9 @@ class TokenizerDecoderRecipe:
         with torch.no_grad():
             for net in (model, ema):
                 missing, unexpected = net.load_state_dict(state, strict=False)
-                if unexpected or (same_decoder and missing) or any(
-                        not k.startswith("decoder.") for k in missing):
+                fresh = [k for k in missing if not k.startswith("temporal.")]  # new blocks start at 0
+                if unexpected or (same_decoder and fresh) or any(
+                        not k.startswith("decoder.") for k in fresh):
                     raise ValueError(f"--init-from {name}: the weights do not fit "
                                      f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         sha = init_card.get("sha256", "")
@@ -128,16 +130,23 @@ class TokenizerDecoderRecipe:
             return 0.0
         return self.adversarial * min(1.0, (self.step - self.gan_start) / RAMP)
 
+    def inputs(self, images, gen) -> torch.Tensor:
+        """The batch's garments -> the images to reconstruct, (N, 1, H, W) in [-1, 1]."""
+        if self.step % CANVAS_EVERY == 0:
+            return place(images, CANVAS, gen)
+        return place(images, 28 + 2 * SHIFT, gen, margin=SHIFT)
+
+    def reconstruct(self, net, q: torch.Tensor) -> torch.Tensor:
+        """Quantised values (N, d, h, w) -> reconstructions (N, 1, H, W)."""
+        return net.decoder(q)
+
     def loss(self, model, images, labels, gen):
         self.step += 1
         net = getattr(model, "module", model)
-        if self.step % CANVAS_EVERY == 0:
-            x = place(images, CANVAS, gen)
-        else:
-            x = place(images, 28 + 2 * SHIFT, gen, margin=SHIFT)
+        x = self.inputs(images, gen)
         with torch.no_grad():
             q, _, _ = net.quantize(net.encoder(x))
-        recon = net.decoder(q).float()
+        recon = self.reconstruct(net, q).float()
         rec = F.mse_loss(recon, x) + L1_WEIGHT * F.l1_loss(recon, x)
         w = self._weight()
         if w == 0.0:
@@ -152,6 +161,36 @@ class TokenizerDecoderRecipe:
         g_loss = -self.disc(recon).float().mean()
         self.disc.requires_grad_(True)
         return rec + w * adaptive_weight(rec, g_loss, net.decoder.net[-1].weight) * g_loss
+
+
+class VideoDecoderRecipe(TokenizerDecoderRecipe):
+    """`desktopgen train video-decoder`: the decoder of a tokenizer with space-time blocks
+    (`temporal_blocks`), trained on moving-garment clips (data/moving.py, made on the device per
+    batch: `--batch` counts clips of FRAMES frames) so that `decode_clips` draws each frame from
+    its neighbours' codes too. The encoder and quantiser are copied and frozen as in
+    `tokenizer-decoder`, so the codes, and every model trained on them (the video AR), stay
+    valid. The decoder is copied when its shape is the same; new space-time blocks start as the
+    identity, so training starts from the frame-by-frame decoder's quality:
+
+        desktopgen train video-decoder --init-from fmnist-tokenizer --out models/NEW \\
+            --arch '{"temporal_blocks": 4}' [--adversarial 0.1]
+    """
+
+    defaults = {"batch": 16, "lr": 2e-4, "ema": 0.999, "weight_decay": 0.0}
+
+    def setup(self, model) -> None:
+        net = getattr(model, "module", model)
+        if net.temporal is None:
+            raise ValueError("train video-decoder needs space-time blocks: --arch '{\"temporal_blocks\": 4}'")
+        super().setup(model)
+
+    def inputs(self, images, gen) -> torch.Tensor:
+        clips = random_clips_torch(images, FRAMES, CANVAS, gen)  # (B, T, 48, 48) uint8
+        self.clip_shape = clips.shape[:2]
+        return clips.flatten(0, 1)[:, None].float() / 127.5 - 1
+
+    def reconstruct(self, net, q: torch.Tensor) -> torch.Tensor:
+        return net.decode_values(q.unflatten(0, tuple(self.clip_shape)))
 
 
 def adaptive_weight(rec: torch.Tensor, gan: torch.Tensor, last: torch.Tensor) -> torch.Tensor:

@@ -204,7 +204,8 @@ def train(cfg: TrainConfig) -> dict:
     if needs_init and init_model is None:
         raise ValueError(f"train {cfg.model} needs --init-from (the model to start from)")
     if cfg.adversarial and "adversarial" not in getattr(RECIPES[cfg.model], "options", ()):
-        raise ValueError(f"--adversarial is for train tokenizer-decoder, not {cfg.model}")
+        raise ValueError(f"--adversarial is for train tokenizer-decoder and video-decoder, "
+                         f"not {cfg.model}")
     device, rank, world = _setup_distributed(cfg.device)
     recipe = RECIPES[cfg.model](device)
     if cfg.adversarial:

@@ -9,7 +9,7 @@ from desktopgen import nets
 from desktopgen.sampling.schedule import cosine_alpha_bar
 from desktopgen.train.common import LABEL_DROPOUT, vp_noising  # noqa: F401 (LABEL_DROPOUT: API)
 from desktopgen.train.common import drop_labels as _drop_labels
-from desktopgen.train.decoder_recipe import TokenizerDecoderRecipe
+from desktopgen.train.decoder_recipe import TokenizerDecoderRecipe, VideoDecoderRecipe
 from desktopgen.train.flow_recipes import InpaintRecipe, ShortcutRecipe
 from desktopgen.train.maskgit_recipe import MaskGITRecipe
 from desktopgen.train.token_recipes import TokenARRecipe, TokenizerRecipe
@@ -73,6 +73,7 @@ RECIPES = {"diffusion": DiffusionRecipe, "ar": PixelARRecipe, "classifier": Clas
            "tokenizer": TokenizerRecipe, "token-ar": TokenARRecipe}
 RECIPES["maskgit"] = MaskGITRecipe
 RECIPES["tokenizer-decoder"] = TokenizerDecoderRecipe
+RECIPES["video-decoder"] = VideoDecoderRecipe
 RECIPES["video-ar"] = VideoARRecipe
 RECIPES["video-diffusion"] = VideoDiffusionRecipe
 
