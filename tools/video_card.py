@@ -32,8 +32,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     path = Path(a.model) / "card.json"
     card = json.loads(path.read_text())
-    metrics = {"command": "python tools/gpu_video_clips.py --out DIR --n 256 --batch 256 "
-                          "--guidance W (seed 0, classes cycling)"}
+    metrics = {"command": "python tools/gpu_video_clips.py --out DIR --n N --batch 256 "
+                          "--guidance W (seed 0, classes cycling; N is each row's n)"}
+    if "tokenizer_note" in card.get("metrics", {}):  # kept: it says what the figures decode with
+        metrics["tokenizer_note"] = card["metrics"]["tokenizer_note"]
     for f in a.results:
         d = json.loads(Path(f).read_text())
         metrics[f"frames_{d['frames']}"] = {k: d[k] for k in KEEP if k in d}
