@@ -9,7 +9,9 @@ guidance 2 and previews off:
 - the step under torch.compile, replayed from the same per-step CUDA graph;
 - the whole run (every step) captured as one CUDA graph (no host work between steps);
 - the top CUDA kernels of a few eager steps (torch.profiler), and kernels per step.
-Each row also says whether its tokens equal the shipped path's (the variants must not change
+On a CPU (--device cpu --batch 1) the rows are the CPU step as shipped (FilledStep), the module
+path it replaced and the opt-in native GELU kernel, timed interleaved. Each row also says whether
+its tokens equal the first row's (the variants must not change
 what is sampled beyond bf16 rounding; exact equality is reported, not assumed).
 
     PYTHONPATH=. python tools/token_ar_speed_probe.py --device cuda [--batch 100]
@@ -97,6 +99,31 @@ def timed(fn, dev, repeat):
     return statistics.median(secs), out
 
 
+def cpu_rows(model, req, dev, repeat):
+    """CPU rows, timed interleaved (round-robin, median of `repeat`; a shared CPU's load moves
+    under sequential timings): the module path (Block.decode_at per layer, what decode_step_at
+    ran before FilledStep), FilledStep as shipped, and FilledStep with the native GELU kernel."""
+    def module_path(self, token, y, p, cache):
+        return type(self).decode_step_at_blocks(self, token, y, p, cache)
+
+    def run():
+        return sampling.run_to_end(tokens.sample(model, req, dev, preview_every=0)).extra["tokens"]
+
+    variants = {"CPU module path (Block.decode_at)": (lambda: patched(type(model), "decode_step_at",
+                                                                      module_path)),
+                "CPU FilledStep (shipped)": (lambda: patched(pixel_ar.FilledStep, "NATIVE_GELU", False)),
+                "CPU FilledStep + native GELU": (lambda: patched(pixel_ar.FilledStep, "NATIVE_GELU", True))}
+    secs = {k: [] for k in variants}
+    out = {}
+    for _ in range(repeat + 1):  # the first round warms up
+        for name, ctx in variants.items():
+            with ctx():
+                t0 = time.perf_counter()
+                out[name] = run()
+                secs[name].append(time.perf_counter() - t0)
+    return [(name, statistics.median(secs[name][1:]), out[name]) for name in variants]
+
+
 def probe(spec, tok, req, dev, dtype, a) -> None:
     """One --configs entry (LAYERSxWIDTHxHEADS, random weights; or a model's name): its rows and
     its kernel profile."""
@@ -114,10 +141,10 @@ def probe(spec, tok, req, dev, dtype, a) -> None:
         return lambda: sampling.run_to_end(tokens.sample(model, req, dev, preview_every=0, **kw))
 
     rows = []
-    base_t, base = timed(shipped(), dev, a.repeat)
-    ref = base.extra["tokens"]
-    rows.append(("per-step graph (shipped)", base_t, ref))
     if dev.type == "cuda":
+        base_t, base = timed(shipped(), dev, a.repeat)
+        ref = base.extra["tokens"]
+        rows.append(("per-step graph (shipped)", base_t, ref))
         t, out = timed(shipped(cuda_graph=False), dev, max(1, a.repeat // 2))
         rows.append(("eager", t, out.extra["tokens"]))
         with patched(pixel_ar, "attention", matmul_attention):
@@ -137,12 +164,15 @@ def probe(spec, tok, req, dev, dtype, a) -> None:
                                  f"incl. compile)", t, out.extra["tokens"]))
             except Exception as e:  # noqa: BLE001 (report, go on)
                 print(f"  compile failed: {str(e)[:300]}")
+    else:  # the CPU step (FilledStep) against the module path it replaced, and native GELU
+        rows[:] = cpu_rows(model, req, dev, a.repeat)
+        base_t, ref = rows[0][1], rows[0][2]
     params = sum(q.numel() for q in model.parameters()) / 1e6
     print(f"\n{spec}  ({params:.2f} M parameters)")
     for name, t, toks in rows:
         same = torch.equal(torch.as_tensor(toks).long().view(-1), torch.as_tensor(ref).long().view(-1))
         print(f"  {name:60s} {t * 1e3:8.1f} ms  {t * 1e3 / steps:6.3f} ms/step  "
-              f"{base_t / t:5.2f}x  tokens {'==' if same else '!='} shipped")
+              f"{base_t / t:5.2f}x  tokens {'==' if same else '!='} first row")
     if dev.type == "cuda":
         dec = ar._Decoder(model, req.validate(), dev, 2.0)
         for _ in range(3):

@@ -9,6 +9,7 @@ with the position instead of always paying for the whole cache.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +31,9 @@ class PixelARConfig:
 
 
 class KVCache:
-    """Preallocated keys and values of every layer: (L, B, nh, T, hs) each."""
+    """Preallocated keys and values of every layer: (L, B, nh, T, hs) each. `filled` is the CPU
+    step's gathered weights (FilledStep), made by the first decode_step_at: a cache serves one run
+    of one model."""
 
     def __init__(self, config: PixelARConfig, batch: int, device, dtype):
         c = config
@@ -38,6 +41,7 @@ class KVCache:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.positions = torch.arange(c.seq_len, device=device)
+        self.filled: FilledStep | None = None
 
 
 class Block(nn.Module):
@@ -137,9 +141,84 @@ class PixelAR(nn.Module):
         return self.head(self.ln_f(x[:, 0]))
 
     def decode_step_at(self, token, y, p: int, cache: KVCache) -> torch.Tensor:
-        """`decode_step` at the Python int position p (shapes change with p: not for CUDA graphs)."""
+        """`decode_step` at the Python int position p (shapes change with p: not for CUDA graphs).
+        The same numbers as `decode_step_at_blocks` (bit for bit: tests/test_cpu_decode.py) with
+        less Python per step: FilledStep, kept on the cache."""
+        step = cache.filled
+        if step is None or step.model is not self:
+            step = cache.filled = FilledStep(self, cache)
+        return step(token, y, p)
+
+    def decode_step_at_blocks(self, token, y, p: int, cache: KVCache) -> torch.Tensor:
+        """decode_step_at through the modules (Block.decode_at): the reference FilledStep keeps."""
         tok = self.class_emb(y) if p == 0 else self.tok_emb(token)  # (B, C)
         x = tok + self.pos_emb.weight[p]  # (B, C)
         for i, block in enumerate(self.blocks):
             x = block.decode_at(x, cache.k[i], cache.v[i], p)
         return self.head(self.ln_f(x))
+
+
+def gelu_native(x: torch.Tensor) -> torch.Tensor:
+    """Exact (erf) GELU of a contiguous 2-D x through PyTorch's own vectorised CPU kernel. On a
+    contiguous float32 CPU tensor F.gelu calls oneDNN's eltwise GELU instead, which costs about
+    12 us even for 16 values (a primitive per call; ~40 us inside a decode step, whose weights
+    have pushed it out of the caches); PyTorch keeps oneDNN for contiguous inputs only, so a
+    transposed view of the same numbers takes its native kernel (5 us for 2 x 1024 values). The
+    maths is the same, x/2 (1 + erf(x / sqrt 2)), not the tanh approximation; the two kernels
+    round differently (up to ~1e-6 apart; against float64 this one is off by at most 4.5e-7,
+    oneDNN's by 1.2e-6 on N(0, 3^2) values: tests/test_cpu_decode.py)."""
+    B, n = x.shape
+    return F.gelu(x.view(2 * B, n // 2).t()).t().reshape(B, n)  # (n/2, 2B): never contiguous
+
+
+class FilledStep:
+    """PixelAR.decode_step_at with its Python cost cut (on a CPU a step's many small ops cost
+    about as much as its matrix products): each layer's weights gathered once into a tuple (no
+    module attribute look-ups), linears as addmm on transposed weight views (what F.linear
+    calls), cache slots written with select + copy_, residual sums in place
+    (x + y == y + x bit for bit). The same kernels in the same order as Block.decode_at, so the
+    same bits. Opt-in (NATIVE_GELU, or DESKTOPGEN_CPU_NATIVE_GELU=1): on a CPU, GELU through
+    `gelu_native`, the same maths in a faster kernel that rounds differently, so the logits and
+    the cache move by float rounding (no token changed in 68 sampled images of
+    fmnist-token-ar-14, but the bits are no longer the static path's, which
+    tests/test_speed_paths.py holds the default to). Made for one
+    cache (one run): later weight changes are not seen."""
+
+    NATIVE_GELU: bool | None = None  # None: DESKTOPGEN_CPU_NATIVE_GELU=1 turns it on
+
+    def __init__(self, model: PixelAR, cache: KVCache):
+        self.model = model
+        native = self.NATIVE_GELU
+        if native is None:
+            native = os.environ.get("DESKTOPGEN_CPU_NATIVE_GELU", "") == "1"
+        cpu = cache.k.device.type == "cpu" and cache.k.dtype == torch.float32
+        self.gelu = gelu_native if (native and cpu) else F.gelu
+        c = model.config
+        self.C, self.nh, self.hs = c.n_embd, c.n_head, c.n_embd // c.n_head
+        self.layers = []
+        for i, b in enumerate(model.blocks):
+            fc, out = b.mlp[0], b.mlp[2]
+            self.layers.append((
+                b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.weight.t(), b.qkv.bias,
+                b.proj.weight.t(), b.proj.bias, b.ln2.weight, b.ln2.bias, b.ln2.eps,
+                fc.weight.t(), fc.bias, out.weight.t(), out.bias, cache.k[i], cache.v[i]))
+        self.class_emb, self.tok_emb = model.class_emb.weight, model.tok_emb.weight
+        self.pos_emb = model.pos_emb.weight
+        self.ln_f = (model.ln_f.weight, model.ln_f.bias, model.ln_f.eps)
+        self.head = model.head.weight.t()
+
+    def __call__(self, token, y, p: int) -> torch.Tensor:
+        C, nh, hs = self.C, self.nh, self.hs
+        B = len(y)
+        x = (F.embedding(y, self.class_emb) if p == 0 else F.embedding(token, self.tok_emb)) + self.pos_emb[p]
+        for w1, b1, e1, wqkv, bqkv, wproj, bproj, w2, b2, e2, wfc, bfc, wout, bout, k, v in self.layers:
+            h = torch.layer_norm(x, (C,), w1, b1, e1)
+            qkv = torch.addmm(bqkv, h, wqkv).view(B, 3, nh, hs)
+            k.select(2, p).copy_(qkv[:, 1])  # (B, nh, hs) at slot p
+            v.select(2, p).copy_(qkv[:, 2])
+            q = qkv[:, 0].unsqueeze(2)  # (B, nh, 1, hs)
+            y_ = attention(q, k.narrow(2, 0, p + 1), v.narrow(2, 0, p + 1))  # slots 0..p
+            x = torch.addmm(bproj, y_.reshape(B, C), wproj).add_(x)
+            h = torch.layer_norm(x, (C,), w2, b2, e2)
+            x = torch.addmm(bout, self.gelu(torch.addmm(bfc, h, wfc)), wout).add_(x)
+        return torch.mm(torch.layer_norm(x, (C,), *self.ln_f), self.head)
