@@ -14,6 +14,7 @@ from desktopgen import nets
 from desktopgen.cli import main
 from desktopgen.core import checkpoints
 from desktopgen.core.events import RunResult, StepEvent
+from desktopgen.core.requests import SampleRequest
 from desktopgen.export.images import EXIF_DESCRIPTION
 from desktopgen.sampling import video, video_diffusion
 
@@ -95,6 +96,17 @@ def test_played_grid_with_the_recipe(tmp_path, suffix):
     assert meta["request"]["model"] == video_diffusion.DEFAULT_MODEL
     assert len(meta["request"]["model_sha256"]) == 64
     assert meta["video"]["frames"] == 3 and meta["video"]["n"] == 4 and meta["video"]["sampler"] == "dpmpp-2m"
+    # the defaults are written in: the recipe regenerates these clips after a default changes
+    assert meta["request"]["guidance"] == video_diffusion.DEFAULT_GUIDANCE
+    assert meta["request"]["sampler"] == "dpmpp-2m" and meta["request"]["steps"] == 1
+
+
+def test_the_video_ar_recipe_holds_its_default_guidance():
+    from desktopgen.sampling import video_ar
+
+    req = SampleRequest(family="ar", batch=2)
+    assert video_ar.with_defaults(req).guidance == video_ar.DEFAULT_GUIDANCE
+    assert video_ar.with_defaults(req.with_(guidance=2.5)).guidance == 2.5
 
 
 def test_longer_than_one_block(tmp_path):

@@ -48,13 +48,16 @@ def sample_videos(family: str, model, card: dict, req: SampleRequest, n: int, fr
                   device="cpu", on_event=None, preview_every: int = 0):
     """n clips of `frames` frames in chunks of `batch`; clip i depends only on (seed, i).
     Returns (videos (n, frames, 48, 48) uint8, labels (n,) int64, info dict: elapsed, peak_memory,
-    mem_kind, device, request (with the model's name and hash), extra (the first chunk's
+    mem_kind, device, request (with the model's name and hash and the sampler's defaults written
+    in), extra (the first chunk's
     RunResult.extra), chunk_seconds)."""
     from desktopgen.sampling import run_to_end
 
     mod = module(family)
     req = req.with_(family=family, model=card.get("name", req.model),
                     model_sha256=card.get("sha256", req.model_sha256)).validate()
+    if hasattr(mod, "with_defaults"):  # the recipe holds the settings used, not "default"
+        req = mod.with_defaults(req)
     videos, labels, chunk_s, peak, kind, extra, dev = [], [], [], 0, "process", {}, str(device)
     t0 = time.perf_counter()
     for start in range(0, n, batch):

@@ -165,6 +165,12 @@ def check_args(net, frames: int, window: int) -> int:
     return min(window, F_ - 1)
 
 
+def with_defaults(req: SampleRequest) -> SampleRequest:
+    """The request with its default guidance written in: what a recipe embeds, so that it
+    regenerates the same clips after the default changes (it was 4 until 2026-12-01)."""
+    return req.with_(guidance=DEFAULT_GUIDANCE) if req.guidance < 0 else req
+
+
 def sample_video(model: VideoARModel, request: SampleRequest, frames: int = 16,
                  device: torch.device | str = "cpu", preview_every: int = 1,
                  window: int = 0, cuda_graph: bool = True,

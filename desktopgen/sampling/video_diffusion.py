@@ -88,6 +88,13 @@ def resolve(req: SampleRequest) -> tuple[str, int, float]:
     return spec.name, steps, DEFAULT_GUIDANCE if req.guidance < 0 else req.guidance
 
 
+def with_defaults(req: SampleRequest) -> SampleRequest:
+    """The request with its defaults written in (solver, steps, guidance): what a recipe embeds,
+    so that it regenerates the same clips after a default changes."""
+    solver, steps, w = resolve(req)
+    return req.with_(sampler=solver, steps=steps, guidance=w)
+
+
 def denoise_block(model, labels: torch.Tensor, known: torch.Tensor | None, n_known: int, solver: str,
                   steps: int, w: float, noise, autocast) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """The solver's steps (level, x, x0) over one block; `known` (B, F, 48, 48) in [-1, 1] holds
