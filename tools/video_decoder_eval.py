@@ -22,17 +22,14 @@ from desktopgen.core.device import pick_device
 from desktopgen.core.jsonable import jsonable
 from desktopgen.data import fmnist, moving
 from desktopgen.metrics.drift import drift
+from desktopgen.sampling.tokens import to_uint8
 
 
-def decode(tok, codes: torch.Tensor, clips_per_call: int = 64) -> np.ndarray:
-    """Codes (N, T, h, w) -> uint8 frames (N, T, H, W), a clip at a time where the tokenizer has
-    space-time blocks (decode_clips), else frame by frame."""
-    out = []
-    for part in codes.split(clips_per_call):
-        x = tok.decode_clips(part)[:, :, 0] if getattr(tok, "temporal", None) is not None else \
-            tok.decode(part.flatten(0, 1)).unflatten(0, part.shape[:2])[:, :, 0]
-        out.append(((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu())
-    return torch.cat(out).numpy()
+def decode(tok, codes: torch.Tensor) -> np.ndarray:
+    """Codes (N, T, h, w) -> uint8 frames (N, T, H, W): a clip at a time where the tokenizer has
+    space-time blocks, else frame by frame (decode_clips does both, in chunks)."""
+    frames = to_uint8(tok.decode_clips(codes).flatten(0, 1))  # (N * T, H, W)
+    return frames.reshape(*codes.shape[:2], *frames.shape[1:])
 
 
 def encode(tok, videos: np.ndarray, dev, batch: int = 1024) -> torch.Tensor:

@@ -319,14 +319,17 @@ class Tokenizer(nn.Module):
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        if codes.dim() != 3:
-            raise ValueError(f"decode takes codes (B, h, w), not {tuple(codes.shape)}")
-        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
-            raise ValueError(f"codes must lie in 0..{self.codebook_size - 1}")
+        self._check_codes(codes, "decode", "(B, h, w)")
         with torch.autocast(codes.device.type, enabled=False):
             parts = [self.decoder(self.quantizer.lookup(part.long())).clamp(-1, 1)
                      for part in codes.split(DECODE_CHUNK)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _check_codes(self, codes: torch.Tensor, name: str, shape: str) -> None:
+        if codes.dim() != shape.count(",") + 1:
+            raise ValueError(f"{name} takes codes {shape}, not {tuple(codes.shape)}")
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise ValueError(f"codes must lie in 0..{self.codebook_size - 1}")
 
     def decode_values(self, q: torch.Tensor) -> torch.Tensor:
         """Quantised values of whole clips (B, T, d, h, w) -> frames (B * T, 1, H, W), unclamped,
@@ -342,11 +345,8 @@ class Tokenizer(nn.Module):
         """Codes of whole clips (B, T, h, w) -> frames (B, T, 1, H, W) in [-1, 1]: the frames of a
         clip decoded together (see the module docstring; frame by frame without temporal blocks,
         where it equals `decode` bit for bit). In chunks of clips of at most DECODE_CHUNK frames."""
-        if codes.dim() != 4:
-            raise ValueError(f"decode_clips takes codes (B, T, h, w), not {tuple(codes.shape)}")
-        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
-            raise ValueError(f"codes must lie in 0..{self.codebook_size - 1}")
-        B, T, gh, gw = codes.shape
+        self._check_codes(codes, "decode_clips", "(B, T, h, w)")
+        T = codes.shape[1]
         per = max(1, DECODE_CHUNK // max(T, 1))
         with torch.autocast(codes.device.type, enabled=False):
             parts = []
