@@ -95,6 +95,8 @@ def main() -> int:
     p.add_argument("--timing-frames", type=ints, default=[16, 64])
     p.add_argument("--timing-batches", type=ints, default=[1, 64])
     p.add_argument("--memory-frames", type=ints, default=[8, 16, 32, 48, 64])
+    p.add_argument("--no-memory", action="store_true",
+                   help="skip the memory-against-frames runs (the timing rows keep their peaks)")
     p.add_argument("--every", type=int, default=0,
                    help="print every k-th frame (0: all up to 16 frames, else every 4th)")
     p.add_argument("--out", default=None, help="JSON file for every figure")
@@ -149,6 +151,9 @@ def main() -> int:
                     fam["timing"].append(r)
                     print(f"{frames:6d} {batch:6d} {r['seconds_per_clip']:9.3f} {r['seconds']:8.2f} "
                           f"{r['peak_mib']:9.0f}")
+            if a.no_memory:
+                results["families"][family] = fam
+                continue
             print(f"{family}: peak memory ({'CUDA allocated' if dev.type == 'cuda' else 'process RSS'}) "
                   "against frames")
             for batch in sorted({1, a.batch}):

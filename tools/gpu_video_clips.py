@@ -29,13 +29,13 @@ from desktopgen.metrics.drift import drift
 MODULES = {"diffusion": "desktopgen.sampling.video_diffusion", "ar": "desktopgen.sampling.video_ar"}
 
 
-def clips(mod, model, card, family, n, batch, frames, dev, guidance=-1.0, codes=None):
+def clips(mod, model, card, family, n, batch, frames, dev, guidance=-1.0, codes=None, seed=0):
     """(videos, labels, seconds, peak memory); `codes`: a list that gets each batch's AR codes."""
     out, labels, secs, peak = [], [], 0.0, 0
     for i0 in range(0, n, batch):
         b = min(batch, n - i0)
         req = SampleRequest(family=family, model=card["name"], model_sha256=card.get("sha256", ""),
-                            seed=0, batch=b, first_index=i0, guidance=guidance)
+                            seed=seed, batch=b, first_index=i0, guidance=guidance)
         synchronize(dev)
         t0 = time.perf_counter()
         res = sampling.run_to_end(mod.sample_video(model, req, frames=frames, device=dev, preview_every=0))
@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--guidance", type=float, default=-1.0, help="-1: each family's default")
     ap.add_argument("--model", default="", help="a model other than the family's shipped one")
+    ap.add_argument("--seed", type=int, default=0, help="the clips' seed (clip i depends on seed and i)")
     ap.add_argument("--tag", default="", help="suffix of the output names")
     ap.add_argument("--codes", action="store_true",
                     help="AR: also write every clip's codes (codes-ar-<frames><tag>.npz)")
@@ -87,13 +88,14 @@ def main() -> None:
             _, _, t1, p1 = clips(mod, model, card, family, 1, 1, frames, dev, a.guidance)
             codes: list = []
             videos, labels, secs, peak = clips(mod, model, card, family, a.n, a.batch, frames, dev,
-                                               a.guidance, codes)
+                                               a.guidance, codes, a.seed)
             if a.codes and codes:  # every clip's codes: decode them with another decoder later
                 np.savez_compressed(out / f"codes-{family}-{frames}{a.tag}.npz",
                                     codes=np.concatenate(codes).astype(np.int16), labels=labels,
                                     guidance=w, model=card["name"])
             d = drift(videos, labels, classifier, dev, reference=reference)
-            d.update({"family": family, "model": card["name"], "guidance": w, "device": device_name(dev),
+            d.update({"family": family, "model": card["name"], "guidance": w, "seed": a.seed,
+                      "device": device_name(dev),
                       "torch": torch.__version__, "seconds_per_clip_batch1": t1,
                       "peak_mib_batch1": p1 / 2**20, "batch": a.batch,
                       # every clip's every frame, to compare runs clip by clip (--batch, --frames)

@@ -9,6 +9,7 @@ with the position instead of always paying for the whole cache.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -32,16 +33,29 @@ class PixelARConfig:
 
 class KVCache:
     """Preallocated keys and values of every layer: (L, B, nh, T, hs) each. `filled` is the CPU
-    step's gathered weights (FilledStep), made by the first decode_step_at: a cache serves one run
-    of one model."""
+    step's gathered weights (FilledStep), made by the first decode_step_at; `static` the lean
+    static step (StaticStep), made by the first decode_step when `lean` is set (on CUDA by
+    default). A lean cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs),
+    so that a step writes a layer's key and value with one copy (k[i] and v[i] stay contiguous).
+    A cache serves one run of one model. LEAN overrides the default for every new cache
+    (benchmarks time the module path with it)."""
+
+    LEAN: bool | None = None  # None: lean on CUDA
 
     def __init__(self, config: PixelARConfig, batch: int, device, dtype):
         c = config
         shape = (c.n_layer, batch, c.n_head, c.seq_len, c.n_embd // c.n_head)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.lean = torch.device(device).type == "cuda" if self.LEAN is None else self.LEAN
+        self.kv: torch.Tensor | None = None
+        if self.lean:
+            self.kv = torch.zeros((shape[0], 2, *shape[1:]), device=device, dtype=dtype)
+            self.k, self.v = self.kv[:, 0], self.kv[:, 1]
+        else:
+            self.k = torch.zeros(shape, device=device, dtype=dtype)
+            self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.positions = torch.arange(c.seq_len, device=device)
         self.filled: FilledStep | None = None
+        self.static: StaticStep | None = None
 
 
 class Block(nn.Module):
@@ -132,7 +146,10 @@ class PixelAR(nn.Module):
 
     def decode_step(self, token, y, pos, cache: KVCache) -> torch.Tensor:
         """One step: token (B,) = the pixel at pos-1 (ignored at pos 0, where the class goes);
-        pos: (1,) long tensor. Returns logits (B, 256) for the pixel at `pos`."""
+        pos: (1,) long tensor. Returns logits (B, 256) for the pixel at `pos`. With `cache.lean`
+        (CUDA) the step is StaticStep's: the same maths in fewer kernels."""
+        if cache.lean:
+            return StaticStep.of(self, cache)(token, y, pos)
         tok = torch.where(pos == 0, self.class_emb(y), self.tok_emb(token))  # (B, C)
         x = (tok + self.pos_emb(pos))[:, None]  # (B, 1, C)
         mask = (cache.positions <= pos)[None, None, None, :]  # attend to filled slots only
@@ -222,3 +239,90 @@ class FilledStep:
             h = torch.layer_norm(x, (C,), w2, b2, e2)
             x = torch.addmm(bout, self.gelu(torch.addmm(bfc, h, wfc)), wout).add_(x)
         return torch.mm(torch.layer_norm(x, (C,), *self.ln_f), self.head)
+
+
+@functools.cache
+def _out_dtype_ok(device: str, dtype: torch.dtype) -> bool:
+    try:
+        a = torch.ones((1, 1, 2), device=device, dtype=dtype)
+        s = torch.baddbmm(torch.zeros(2, device=device), a, a.transpose(1, 2).expand(1, 2, 2).contiguous(),
+                          torch.float32, alpha=0.5)
+        return s.dtype == torch.float32
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False
+
+
+def _has_out_dtype(t: torch.Tensor) -> bool:
+    """Whether this device's baddbmm takes half inputs to a float32 result (CUDA, torch >= 2.8)."""
+    return _out_dtype_ok(str(t.device), t.dtype)
+
+
+class StaticStep:
+    """`decode_step` (static cache, tensor position: the CUDA-graph step) in fewer kernels, for any
+    model with PixelAR's blocks and embeddings (`pos_emb(pos)` may be a module or a method: the
+    video model's). On an H200 a graphed step is launch-bound: ~160 small kernels, and PyTorch's
+    memory-efficient attention kernel took 74 us a layer on a query of length 1. Here:
+    - attention as one baddbmm (the 1/sqrt(hs) scale and an additive causal row, 0 up to `pos`
+      and -inf after it, in the same GEMM; float32 scores from bf16 products), a softmax and a
+      bmm: no boolean mask to expand;
+    - a layer's key and value written by one index_copy_ into the cache's `kv`;
+    - each layer's weights gathered once (as FilledStep does on the CPU).
+    The maths is decode_step's; the rounding differs (bf16 on CUDA: about a fifth of the tokens
+    stay equal to the old kernel's after a few steps, tests/test_static_step.py holds the logits
+    to the module path's within float32 rounding). Deterministic, so a CUDA graph replays it bit
+    for bit. Made once per cache (one run)."""
+
+    def __init__(self, model: nn.Module, cache: KVCache):
+        self.model = model
+        c = model.config
+        self.C, self.nh, self.hs, self.T = c.n_embd, c.n_head, c.n_embd // c.n_head, c.seq_len
+        if cache.kv is None:  # a cache made without `lean` (set later): re-home k and v, contents kept
+            cache.kv = torch.stack([cache.k, cache.v], dim=1)
+            cache.k, cache.v = cache.kv[:, 0], cache.kv[:, 1]
+        self.kv = cache.kv
+        self.positions = cache.positions
+        # attention scores and their softmax in float32, as the fused kernels keep them: in bf16
+        # a score of ~10 rounds by ~0.06, which moves every attention weight by ~6 %
+        self.half = cache.kv.dtype != torch.float32
+        self.scores32 = self.half and _has_out_dtype(cache.kv)
+        self.zero = torch.zeros((), device=self.kv.device)
+        self.neg_inf = torch.full((), float("-inf"), device=self.kv.device)
+        self.scale = self.hs ** -0.5
+        self.layers = []
+        for b in model.blocks:
+            fc, out = b.mlp[0], b.mlp[2]
+            self.layers.append((
+                b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.weight.t(), b.qkv.bias,
+                b.proj.weight.t(), b.proj.bias, b.ln2.weight, b.ln2.bias, b.ln2.eps,
+                fc.weight.t(), fc.bias, out.weight.t(), out.bias))
+        self.ln_f = (model.ln_f.weight, model.ln_f.bias, model.ln_f.eps)
+        self.head = model.head.weight.t()
+
+    @classmethod
+    def of(cls, model: nn.Module, cache: KVCache) -> StaticStep:
+        if cache.static is None or cache.static.model is not model:
+            cache.static = cls(model, cache)
+        return cache.static
+
+    def __call__(self, token, y, pos) -> torch.Tensor:
+        C, nh, hs, T = self.C, self.nh, self.hs, self.T
+        m = self.model
+        x = torch.where(pos == 0, m.class_emb(y), m.tok_emb(token)) + m.pos_emb(pos)  # (B, C)
+        B = x.shape[0]
+        bias = torch.where(self.positions <= pos, self.zero, self.neg_inf)  # (T,): filled slots
+        for kv, (w1, b1, e1, wqkv, bqkv, wproj, bproj, w2, b2, e2, wfc, bfc, wout, bout) in zip(
+                self.kv, self.layers):  # kv: (2, B, nh, T, hs), keys then values
+            h = F.layer_norm(x, (C,), w1, b1, e1)
+            qkv = torch.addmm(bqkv, h, wqkv)  # (B, 3C): q, k, v
+            kv.index_copy_(3, pos, qkv[:, C:].view(B, 2, nh, 1, hs).transpose(0, 1))
+            q, keys = qkv[:, :C].reshape(B * nh, 1, hs), kv[0].view(B * nh, T, hs).transpose(1, 2)
+            if self.scores32:  # bf16 / fp16 products, float32 scores (CUDA's out_dtype overload)
+                s = torch.baddbmm(bias, q, keys, torch.float32, alpha=self.scale)
+            else:  # float32 throughout (the CPU), or half scores where the overload is missing
+                s = torch.baddbmm(bias.to(q.dtype), q, keys, alpha=self.scale)
+            p = torch.softmax(s, -1, dtype=torch.float32).to(kv.dtype)  # (B nh, 1, T)
+            a = torch.bmm(p, kv[1].view(B * nh, T, hs))  # (B nh, 1, hs)
+            x = torch.addmm(bproj, a.view(B, C), wproj) + x
+            h = F.layer_norm(x, (C,), w2, b2, e2)
+            x = torch.addmm(bout, F.gelu(torch.addmm(bfc, h, wfc)), wout) + x
+        return torch.mm(F.layer_norm(x, (C,), *self.ln_f), self.head)

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktopgen.nets.attention import attention
-from desktopgen.nets.pixel_ar import Block, KVCache
+from desktopgen.nets.pixel_ar import Block, KVCache, StaticStep
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,10 @@ class VideoAR(nn.Module):
 
     def decode_step(self, token, y, pos, cache: KVCache) -> torch.Tensor:
         """One step: token (B,) = the code at pos-1 (ignored at pos 0, where the class goes);
-        pos: (1,) long tensor. Returns logits (B, vocab) for the code at `pos`."""
+        pos: (1,) long tensor. Returns logits (B, vocab) for the code at `pos`. With `cache.lean`
+        (CUDA) the step is the pixel model's StaticStep: the same maths in fewer kernels."""
+        if cache.lean:
+            return StaticStep.of(self, cache)(token, y, pos)
         tok = torch.where(pos == 0, self.class_emb(y), self.tok_emb(token))  # (B, C)
         x = (tok + self.pos_emb(pos))[:, None]  # (B, 1, C)
         mask = (cache.positions <= pos)[None, None, None, :]  # attend to filled slots only
