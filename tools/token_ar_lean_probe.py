@@ -9,7 +9,12 @@ fmnist-token-ar-14): the lean step under torch.compile inside the same per-step 
 decoder step compiled (0.51 s), and GELU as the fc GEMM's cuBLASLt epilogue (the tanh form:
 0.135 s against 0.137 s, not worth changing the maths).
 
+With --compile MODES, also the transformer steps alone (no decode) from the sampler's per-step
+graph against the lean step under torch.compile (2026-12-01 f: 2.72 ms a step against 0.633 ms;
+docs/speed.md says why).
+
     PYTHONPATH=. python tools/token_ar_lean_probe.py --device cuda --batch 100 [--quality N]
+        [--compile reduce-overhead,default]
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="fmnist-token-ar-14")
     p.add_argument("--guidance", type=float, default=-1.0, help="(<0: the sampler's default)")
     p.add_argument("--quality", type=int, default=0, help="also score N samples (seed 0) of each path")
+    p.add_argument("--compile", default="", help="torch.compile modes to time the lean step under, one "
+                   "decoder reused (e.g. reduce-overhead,default); 'step:' before a mode compiles the "
+                   "decoder's whole step (sampling too)")
     a = p.parse_args(argv)
     dev = pick_device(a.device)
     pixel = "pixel" in a.model  # the pixel AR (784 steps) runs the same static step
@@ -86,10 +94,56 @@ def main(argv=None) -> int:
         print(f"  {name:30s} median {med * 1e3:7.1f} ms (best {min(s) * 1e3:6.1f})  "
               f"{med * 1e3 / steps:6.3f} ms/step  {base / med:5.2f}x  graph {out[name].extra['cuda_graph']}  "
               f"tokens equal to the module path's {same:.3f}")
+    if a.compile:
+        compiled_rows(model, req, dev, a)
     if a.quality:
         quality(model, a, dev)
     model.__dict__.pop("new_cache", None)
     return 0
+
+
+def compiled_rows(model, req, dev, a) -> None:
+    """The lean step's transformer steps alone (no tokenizer decode, no events), one decoder (one
+    cache) reused across runs and reset between them, so that compiling happens once: `graph` is
+    the sampler's per-step CUDA graph (the baseline), a mode name the lean step under
+    torch.compile called eagerly (with reduce-overhead, inductor's own CUDA graphs), and
+    'step:MODE' the decoder's whole step (sampling too) compiled."""
+    from desktopgen.nets.pixel_ar import StaticStep
+
+    set_lean(model, True)
+    steps = model.config.seq_len
+    for spec in ["graph", *a.compile.split(",")]:
+        whole, mode = spec.startswith("step:"), spec.removeprefix("step:")
+        dec = ar._Decoder(model, req, dev, req.guidance)
+        graph = None
+        try:
+            if spec == "graph":
+                graph = ar._capture(dec, dev)
+            elif whole:
+                dec.step = torch.compile(dec.step, mode=mode, dynamic=False)
+            else:
+                fn = torch.compile(StaticStep.of(model, dec.cache).__call__, mode=mode, fullgraph=True,
+                                   dynamic=False)
+                model.decode_step = lambda token, y, pos, cache, fn=fn: fn(token, y, pos)
+            secs, t_first = [], time.perf_counter()
+            for r in range(a.repeat + 2):
+                dec.reset()
+                synchronize(dev)
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    graph.replay() if graph is not None else dec.step()
+                synchronize(dev)
+                if r >= 2:
+                    secs.append(time.perf_counter() - t0)
+                elif r == 1:
+                    print(f"  {spec}: first two runs {time.perf_counter() - t_first:.1f} s", flush=True)
+            med = statistics.median(secs)
+            print(f"  transformer steps only, {spec:26s} median {med * 1e3:7.1f} ms "
+                  f"(best {min(secs) * 1e3:6.1f})  {med * 1e3 / steps:6.3f} ms/step", flush=True)
+        except Exception as e:  # noqa: BLE001 (report, go on)
+            print(f"  {spec} failed: {type(e).__name__}: {str(e)[:300]}")
+        finally:
+            model.__dict__.pop("decode_step", None)
 
 
 def quality(model, a, dev) -> None:

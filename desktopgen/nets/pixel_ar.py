@@ -316,7 +316,8 @@ class StaticStep:
             qkv = torch.addmm(bqkv, h, wqkv)  # (B, 3C): q, k, v
             kv.index_copy_(3, pos, qkv[:, C:].view(B, 2, nh, 1, hs).transpose(0, 1))
             q, keys = qkv[:, :C].reshape(B * nh, 1, hs), kv[0].view(B * nh, T, hs).transpose(1, 2)
-            if self.scores32:  # bf16 / fp16 products, float32 scores (CUDA's out_dtype overload)
+            if self.scores32 and not torch.compiler.is_compiling():  # (its decomposition fails)
+                # bf16 / fp16 products, float32 scores (CUDA's out_dtype overload)
                 s = torch.baddbmm(bias, q, keys, torch.float32, alpha=self.scale)
             else:  # float32 throughout (the CPU), or half scores where the overload is missing
                 s = torch.baddbmm(bias.to(q.dtype), q, keys, alpha=self.scale)
