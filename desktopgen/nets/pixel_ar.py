@@ -244,9 +244,8 @@ class FilledStep:
 @functools.cache
 def _out_dtype_ok(device: str, dtype: torch.dtype) -> bool:
     try:
-        a = torch.ones((1, 1, 2), device=device, dtype=dtype)
-        s = torch.baddbmm(torch.zeros(2, device=device), a, a.transpose(1, 2).expand(1, 2, 2).contiguous(),
-                          torch.float32, alpha=0.5)
+        a, b = (torch.ones(shape, device=device, dtype=dtype) for shape in ((1, 1, 2), (1, 2, 2)))
+        s = torch.baddbmm(torch.zeros(2, device=device), a, b, torch.float32, alpha=0.5)
         return s.dtype == torch.float32
     except (RuntimeError, TypeError, NotImplementedError):
         return False
