@@ -151,9 +151,7 @@ def main() -> int:
                     fam["timing"].append(r)
                     print(f"{frames:6d} {batch:6d} {r['seconds_per_clip']:9.3f} {r['seconds']:8.2f} "
                           f"{r['peak_mib']:9.0f}")
-            if a.no_memory:
-                results["families"][family] = fam
-                continue
+        if not (a.no_timing or a.no_memory):
             print(f"{family}: peak memory ({'CUDA allocated' if dev.type == 'cuda' else 'process RSS'}) "
                   "against frames")
             for batch in sorted({1, a.batch}):

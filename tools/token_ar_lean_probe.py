@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 from desktopgen import sampling
 from desktopgen.core.device import device_name, pick_device, synchronize
 from desktopgen.core.requests import SampleRequest
+from desktopgen.nets.pixel_ar import KVCache, StaticStep
 from desktopgen.sampling import ar, tokens
 
 
@@ -36,17 +39,9 @@ def tokens_of(result):
     return result.extra["tokens"] if "tokens" in result.extra else result.images
 
 
-def set_lean(model, lean: bool) -> None:
-    """Make the model's caches use the lean static step or the module path."""
-    model.__dict__.pop("new_cache", None)
-    old = model.new_cache
-
-    def new_cache(*args, **kw):
-        cache = old(*args, **kw)
-        cache.lean = lean
-        return cache
-
-    model.new_cache = new_cache  # instance attribute shadows the method
+def set_lean(lean: bool | None) -> None:
+    """Every new cache on the lean static step (True), the module path (False) or the default."""
+    KVCache.LEAN = lean
 
 
 def main(argv=None) -> int:
@@ -79,7 +74,7 @@ def main(argv=None) -> int:
     out = {}
     for r in range(a.repeat + 1):  # interleaved; the first round captures and warms up
         for name, lean in zip(secs, (False, True)):
-            set_lean(model, lean)
+            set_lean(lean)
             synchronize(dev)
             t0 = time.perf_counter()
             out[name] = run()
@@ -98,7 +93,7 @@ def main(argv=None) -> int:
         compiled_rows(model, req, dev, a)
     if a.quality:
         quality(model, a, dev)
-    model.__dict__.pop("new_cache", None)
+    set_lean(None)
     return 0
 
 
@@ -108,9 +103,7 @@ def compiled_rows(model, req, dev, a) -> None:
     the sampler's per-step CUDA graph (the baseline), a mode name the lean step under
     torch.compile called eagerly (with reduce-overhead, inductor's own CUDA graphs), and
     'step:MODE' the decoder's whole step (sampling too) compiled."""
-    from desktopgen.nets.pixel_ar import StaticStep
-
-    set_lean(model, True)
+    set_lean(True)
     steps = model.config.seq_len
     for spec in ["graph", *a.compile.split(",")]:
         whole, mode = spec.startswith("step:"), spec.removeprefix("step:")
@@ -147,25 +140,17 @@ def compiled_rows(model, req, dev, a) -> None:
 
 
 def quality(model, a, dev) -> None:
-    from desktopgen import metrics
-    from desktopgen.core import checkpoints
-    from desktopgen.data import fmnist
-    from desktopgen.engine import real_floor, sample_images
+    """tools/quality_rows.py's row (accuracy, FD, KID of --quality samples at seed 0, beside the
+    floor) through each step in turn."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import quality_rows
 
-    clf, _ = checkpoints.load_model("fmnist-classifier", dev)
-    test_x, _ = fmnist.load("test")
-    train_x, train_y = fmnist.load("train")
-    _, test_feats = metrics.classify(clf, test_x, dev)
-    floor = real_floor(clf, train_x, train_y, test_feats, a.quality, dev)
-    print(f"quality, n {a.quality}, seed 0, guidance {a.guidance}; floor (real train vs test): accuracy "
-          f"{floor['accuracy']:.3f} FD {floor['fd']:.3f} KID {floor['kid']:.5f}")
     for name, lean in (("module path", False), ("lean static step", True)):
-        set_lean(model, lean)
-        req = SampleRequest(family="ar", model=a.model, sampler="" if "pixel" in a.model else "tokens",
-                            guidance=a.guidance, seed=0)
-        images, labels, _ = sample_images(req, a.quality, 250, dev, model=model)
-        q = metrics.quality(clf, images, labels, test_feats, dev)
-        print(f"  {name:20s} accuracy {q['accuracy']:.3f} FD {q['fd']:.3f} KID {q['kid']:.5f}", flush=True)
+        print(f"quality through the {name}:", flush=True)
+        set_lean(lean)
+        quality_rows.main(["--family", "ar", "--sampler", "" if "pixel" in a.model else "tokens",
+                           "--model", a.model, "--rows", f"{a.guidance}:0", "--n", str(a.quality),
+                           "--batch", "250", "--device", str(dev)])
 
 
 if __name__ == "__main__":

@@ -175,6 +175,16 @@ class PixelAR(nn.Module):
         return self.head(self.ln_f(x))
 
 
+def layer_weights(b: Block) -> tuple:
+    """A block's weights as a decode step reads them, gathered once per run: (ln1 weight, bias,
+    eps, qkv weight^T, bias, proj weight^T, bias, ln2 weight, bias, eps, fc weight^T, bias,
+    out weight^T, bias); transposed views are what F.linear hands to addmm."""
+    fc, out = b.mlp[0], b.mlp[2]
+    return (b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.weight.t(), b.qkv.bias,
+            b.proj.weight.t(), b.proj.bias, b.ln2.weight, b.ln2.bias, b.ln2.eps,
+            fc.weight.t(), fc.bias, out.weight.t(), out.bias)
+
+
 def gelu_native(x: torch.Tensor) -> torch.Tensor:
     """Exact (erf) GELU of a contiguous 2-D x through PyTorch's own vectorised CPU kernel. On a
     contiguous float32 CPU tensor F.gelu calls oneDNN's eltwise GELU instead, which costs about
@@ -212,13 +222,7 @@ class FilledStep:
         self.gelu = gelu_native if (native and cpu) else F.gelu
         c = model.config
         self.C, self.nh, self.hs = c.n_embd, c.n_head, c.n_embd // c.n_head
-        self.layers = []
-        for i, b in enumerate(model.blocks):
-            fc, out = b.mlp[0], b.mlp[2]
-            self.layers.append((
-                b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.weight.t(), b.qkv.bias,
-                b.proj.weight.t(), b.proj.bias, b.ln2.weight, b.ln2.bias, b.ln2.eps,
-                fc.weight.t(), fc.bias, out.weight.t(), out.bias, cache.k[i], cache.v[i]))
+        self.layers = [(*layer_weights(b), cache.k[i], cache.v[i]) for i, b in enumerate(model.blocks)]
         self.class_emb, self.tok_emb = model.class_emb.weight, model.tok_emb.weight
         self.pos_emb = model.pos_emb.weight
         self.ln_f = (model.ln_f.weight, model.ln_f.bias, model.ln_f.eps)
@@ -242,18 +246,14 @@ class FilledStep:
 
 
 @functools.cache
-def _out_dtype_ok(device: str, dtype: torch.dtype) -> bool:
+def _has_out_dtype(device: str, dtype: torch.dtype) -> bool:
+    """Whether this device's baddbmm takes half inputs to a float32 result (CUDA, torch >= 2.8)."""
     try:
         a, b = (torch.ones(shape, device=device, dtype=dtype) for shape in ((1, 1, 2), (1, 2, 2)))
         s = torch.baddbmm(torch.zeros(2, device=device), a, b, torch.float32, alpha=0.5)
         return s.dtype == torch.float32
     except (RuntimeError, TypeError, NotImplementedError):
         return False
-
-
-def _has_out_dtype(t: torch.Tensor) -> bool:
-    """Whether this device's baddbmm takes half inputs to a float32 result (CUDA, torch >= 2.8)."""
-    return _out_dtype_ok(str(t.device), t.dtype)
 
 
 class StaticStep:
@@ -282,18 +282,12 @@ class StaticStep:
         self.positions = cache.positions
         # attention scores and their softmax in float32, as the fused kernels keep them: in bf16
         # a score of ~10 rounds by ~0.06, which moves every attention weight by ~6 %
-        self.half = cache.kv.dtype != torch.float32
-        self.scores32 = self.half and _has_out_dtype(cache.kv)
+        dtype = self.kv.dtype
+        self.scores32 = dtype != torch.float32 and _has_out_dtype(str(self.kv.device), dtype)
         self.zero = torch.zeros((), device=self.kv.device)
         self.neg_inf = torch.full((), float("-inf"), device=self.kv.device)
         self.scale = self.hs ** -0.5
-        self.layers = []
-        for b in model.blocks:
-            fc, out = b.mlp[0], b.mlp[2]
-            self.layers.append((
-                b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.weight.t(), b.qkv.bias,
-                b.proj.weight.t(), b.proj.bias, b.ln2.weight, b.ln2.bias, b.ln2.eps,
-                fc.weight.t(), fc.bias, out.weight.t(), out.bias))
+        self.layers = [layer_weights(b) for b in model.blocks]
         self.ln_f = (model.ln_f.weight, model.ln_f.bias, model.ln_f.eps)
         self.head = model.head.weight.t()
 
