@@ -166,7 +166,7 @@ def sample(
     synchronize(device)
     return RunResult(
         family="diffusion", images=to_uint8(x), labels=np.asarray(req.labels(), np.int64),
-        steps=step, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
+        steps=step, elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1],
         mem_kind=probe.kind, device=str(device),
         extra={"cuda_graph": graphed, "compiled": compiled},
     )

@@ -146,7 +146,7 @@ def sample(model: torch.nn.Module, request: SampleRequest, device: torch.device 
     synchronize(device)
     return RunResult(
         family="diffusion", images=to_uint8(x), labels=np.asarray(req.labels(), np.int64),
-        steps=n, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
+        steps=n, elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1],
         mem_kind=probe.kind, device=str(device),
         extra={"network_calls": n * CALLS_PER_STEP[spec.name], "cuda_graph": graphed,
                "compiled": compiled},

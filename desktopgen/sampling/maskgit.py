@@ -282,7 +282,7 @@ def sample(
     synchronize(device)
     return RunResult(
         family="ar", images=picture, labels=np.asarray(req.labels(), np.int64),
-        steps=steps, elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1],
+        steps=steps, elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1],
         mem_kind=probe.kind, device=str(device),
         extra={"cuda_graph": graph is not None,
                "codes": dec.codes.view(req.batch, dec.h, dec.w_).cpu().numpy()},

@@ -283,7 +283,7 @@ def generate(
     synchronize(device)
     return RunResult(
         family="ar", images=videos, labels=np.asarray(labels, np.int64), steps=step,
-        elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
+        elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1], mem_kind=probe.kind,
         device=str(device),
         extra={"frames": frames, "cuda_graph": graph is not None, "window": W,
                "decode": "filled cache" if filled else "static cache",

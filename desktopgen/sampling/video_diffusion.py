@@ -162,7 +162,7 @@ def sample_video(model, request: SampleRequest, frames: int = BLOCK, device="cpu
     synchronize(device)
     return RunResult(
         family="diffusion", images=clip, labels=np.asarray(req.labels(), np.int64), steps=done,
-        elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
+        elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1], mem_kind=probe.kind,
         device=str(device),
         extra={"frames": frames, "block": block, "context": context, "blocks": spans,
                "sampler": solver, "steps_per_block": steps, "guidance": w},
