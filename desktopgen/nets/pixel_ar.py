@@ -34,13 +34,14 @@ class PixelARConfig:
 class KVCache:
     """Preallocated keys and values of every layer: (L, B, nh, T, hs) each. `filled` is the CPU
     step's gathered weights (FilledStep), made by the first decode_step_at; `static` the lean
-    static step (StaticStep), made by the first decode_step when `lean` is set (on CUDA by
-    default). A lean cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs),
+    step (lean_step: the Triton kernels of nets/triton_step.py where TRITON allows, else
+    StaticStep), made by the first decode_step when `lean` is set (on CUDA by default). A lean cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs),
     so that a step writes a layer's key and value with one copy (k[i] and v[i] stay contiguous).
     A cache serves one run of one model. LEAN overrides the default for every new cache
     (benchmarks time the module path with it)."""
 
     LEAN: bool | None = None  # None: lean on CUDA
+    TRITON: bool | None = None  # a lean cache's step through Triton kernels; None: on CUDA where it can
 
     def __init__(self, config: PixelARConfig, batch: int, device, dtype):
         c = config
@@ -55,7 +56,7 @@ class KVCache:
             self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.positions = torch.arange(c.seq_len, device=device)
         self.filled: FilledStep | None = None
-        self.static: StaticStep | None = None
+        self.static = None  # StaticStep or triton_step.TritonStep
 
 
 class Block(nn.Module):
@@ -149,7 +150,7 @@ class PixelAR(nn.Module):
         pos: (1,) long tensor. Returns logits (B, 256) for the pixel at `pos`. With `cache.lean`
         (CUDA) the step is StaticStep's: the same maths in fewer kernels."""
         if cache.lean:
-            return StaticStep.of(self, cache)(token, y, pos)
+            return lean_step(self, cache)(token, y, pos)
         tok = torch.where(pos == 0, self.class_emb(y), self.tok_emb(token))  # (B, C)
         x = (tok + self.pos_emb(pos))[:, None]  # (B, 1, C)
         mask = (cache.positions <= pos)[None, None, None, :]  # attend to filled slots only
@@ -243,6 +244,23 @@ class FilledStep:
             h = torch.layer_norm(x, (C,), w2, b2, e2)
             x = torch.addmm(bout, self.gelu(torch.addmm(bfc, h, wfc)), wout).add_(x)
         return torch.mm(torch.layer_norm(x, (C,), *self.ln_f), self.head)
+
+
+def lean_step(model: nn.Module, cache: KVCache):
+    """A lean cache's step, made once per run: the Triton kernels (triton_step.TritonStep) where
+    KVCache.TRITON allows them (None: on CUDA, when Triton imports and the model fits them), else
+    StaticStep."""
+    step = cache.static
+    if step is not None and step.model is model:
+        return step
+    from desktopgen.nets import triton_step
+
+    use = KVCache.TRITON
+    dev = cache.kv.device.type if cache.kv is not None else cache.k.device.type
+    if use is None:
+        use = dev == "cuda" and triton_step.available(dev) and triton_step.supports(model)
+    cache.static = triton_step.TritonStep(model, cache) if use else StaticStep(model, cache)
+    return cache.static
 
 
 @functools.cache

@@ -93,7 +93,9 @@ def sample(
     else:
         fill = torch.full((1, total), blank, dtype=torch.long, device=device)
     filled_path = device.type != "cuda" if filled_cache is None else filled_cache
-    graph = ar._capture(dec, device) if (cuda_graph and device.type == "cuda" and not filled_path) else None
+    graph = None
+    if cuda_graph and device.type == "cuda" and not filled_path:
+        dec, graph = ar._step_graph(dec, device)
     order = torch.arange(total, device=device)
 
     def image(codes: torch.Tensor) -> np.ndarray:
@@ -128,7 +130,7 @@ def sample(
     images = preview  # the last step always decodes the finished grid
     return RunResult(
         family="ar", images=images, labels=np.asarray(req.labels(), np.int64), steps=step,
-        elapsed=time.perf_counter() - t0, peak_memory=probe.read()[1], mem_kind=probe.kind,
+        elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1], mem_kind=probe.kind,
         device=str(device), extra={"cuda_graph": graph is not None, "blank_code": blank,
                                    "decode": "filled cache" if filled_path else "static cache",
                                    "tokens": codes.to(torch.int32).cpu().numpy()},
