@@ -1,8 +1,11 @@
-"""Issue 9's H200 target (100 token-AR images of 196 steps in <= 0.05 s): the static decode step
-as shipped (nets/pixel_ar.py StaticStep, `cache.lean`, the CUDA default since 2026-12-01 f)
-against the module path it replaced (Block.decode per layer: PyTorch's memory-efficient attention
-kernel with a boolean mask, two cache copies a layer), timed in one process, with the share of
-tokens equal between them and, with --quality, accuracy / FD / KID of 1,000 samples each.
+"""Issue 9's H200 target (100 token-AR images of 196 steps in <= 0.05 s): the decode step as
+shipped (nets/triton_step.py, the CUDA default since 2026-12-01 g) against StaticStep (the lean
+step before it, 2026-12-01 f) and the module path (Block.decode per layer: PyTorch's
+memory-efficient attention kernel with a boolean mask, two cache copies a layer), timed
+interleaved in one process, with the share of tokens equal to the module path's, each path's
+first (cold: capture, compile) run, and, with --quality, accuracy / FD / KID of N samples.
+--breakdown times a run's parts apart (set-up, capture, steps, decode) and profiles the kernels
+of a step, for StaticStep and the Triton step.
 Tried in this probe's first form and not shipped (2026-12-01 f, H200, batch 100, guidance 1.4,
 fmnist-token-ar-14): the lean step under torch.compile inside the same per-step CUDA graph
 (default mode or max-autotune-no-cudagraphs: 0.52 s, 2.4x slower than uncompiled), the whole
@@ -10,11 +13,11 @@ decoder step compiled (0.51 s), and GELU as the fc GEMM's cuBLASLt epilogue (the
 0.135 s against 0.137 s, not worth changing the maths).
 
 With --compile MODES, also the transformer steps alone (no decode) from the sampler's per-step
-graph against the lean step under torch.compile (2026-12-01 f: 2.72 ms a step against 0.633 ms;
+graph against StaticStep under torch.compile (2026-12-01 f: 2.72 ms a step against 0.633 ms;
 docs/speed.md says why).
 
     PYTHONPATH=. python tools/token_ar_lean_probe.py --device cuda --batch 100 [--quality N]
-        [--compile reduce-overhead,default]
+        [--breakdown] [--compile reduce-overhead,default] [--model fmnist-pixel-ar]
 """
 
 from __future__ import annotations
@@ -39,9 +42,14 @@ def tokens_of(result):
     return result.extra["tokens"] if "tokens" in result.extra else result.images
 
 
-def set_lean(lean: bool | None) -> None:
-    """Every new cache on the lean static step (True), the module path (False) or the default."""
-    KVCache.LEAN = lean
+PATHS = {"module path (before)": (False, False), "lean static step": (True, False),
+         "triton step (shipped)": (True, True)}
+
+
+def set_lean(lean: bool | None, triton: bool | None = None) -> None:
+    """Every new cache on the module path (lean False), StaticStep (lean, not triton) or the
+    Triton step (both); None: the default."""
+    KVCache.LEAN, KVCache.TRITON = lean, triton
 
 
 def main(argv=None) -> int:
@@ -51,6 +59,9 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--model", default="fmnist-token-ar-14")
     p.add_argument("--guidance", type=float, default=-1.0, help="(<0: the sampler's default)")
+    p.add_argument("--quality-paths", default="lean", help="'all': also score the module path")
+    p.add_argument("--breakdown", action="store_true", help="also time a run's parts (set-up, capture, "
+                   "steps, decode) apart")
     p.add_argument("--quality", type=int, default=0, help="also score N samples (seed 0) of each path")
     p.add_argument("--compile", default="", help="torch.compile modes to time the lean step under, one "
                    "decoder reused (e.g. reduce-overhead,default); 'step:' before a mode compiles the "
@@ -70,17 +81,17 @@ def main(argv=None) -> int:
     def run():
         return sampling.run_to_end(module.sample(model, req, dev, preview_every=0, filled_cache=False))
 
-    secs = {"module path (before)": [], "lean static step (shipped)": []}
+    secs = {name: [] for name in PATHS}
     out = {}
-    for r in range(a.repeat + 1):  # interleaved; the first round captures and warms up
-        for name, lean in zip(secs, (False, True)):
-            set_lean(lean)
+    for _ in range(a.repeat + 1):  # interleaved; the first round captures and warms up
+        for name, flags in PATHS.items():
+            set_lean(*flags)
             synchronize(dev)
             t0 = time.perf_counter()
             out[name] = run()
             synchronize(dev)
-            if r:
-                secs[name].append(time.perf_counter() - t0)
+            secs[name].append(time.perf_counter() - t0)
+    first = {name: s.pop(0) for name, s in secs.items()}  # the first round: capture (and compile)
     base = statistics.median(secs["module path (before)"])
     ref = torch.as_tensor(tokens_of(out["module path (before)"]))
     for name, s in secs.items():
@@ -88,13 +99,70 @@ def main(argv=None) -> int:
         same = (torch.as_tensor(tokens_of(out[name])) == ref).float().mean().item()
         print(f"  {name:30s} median {med * 1e3:7.1f} ms (best {min(s) * 1e3:6.1f})  "
               f"{med * 1e3 / steps:6.3f} ms/step  {base / med:5.2f}x  graph {out[name].extra['cuda_graph']}  "
-              f"tokens equal to the module path's {same:.3f}")
+              f"tokens equal to the module path's {same:.3f}; first run {first[name] * 1e3:.0f} ms")
+    if a.breakdown:
+        breakdown(model, req, dev, a)
     if a.compile:
         compiled_rows(model, req, dev, a)
     if a.quality:
         quality(model, a, dev)
-    set_lean(None)
+    set_lean(None, None)
     return 0
+
+
+def breakdown(model, req, dev, a) -> None:
+    """A run's parts timed apart (median of --repeat), through StaticStep and the Triton step: the
+    decoder's set-up (cache, seeded uniforms), the CUDA graph's capture (two eager warm-up steps,
+    capture, reset; for Triton also packing the weights), the steps as graph replays, and the
+    tokenizer's decode of the finished codes to uint8 images on the host."""
+    from desktopgen.sampling.tokens import to_uint8
+
+    steps, g = model.config.seq_len, model.config.grid
+    for name in ("lean static step", "triton step (shipped)"):
+        set_lean(*PATHS[name])
+        parts: dict[str, list[float]] = {"set-up": [], "capture": [], "steps": [], "decode": []}
+
+        def clock(part, fn, parts=parts):
+            synchronize(dev)
+            t0 = time.perf_counter()
+            out = fn()
+            synchronize(dev)
+            parts[part].append(time.perf_counter() - t0)
+            return out
+
+        for _ in range(a.repeat + 1):
+            dec = clock("set-up", lambda: ar._Decoder(model, req, dev, req.guidance))
+            graph = clock("capture", lambda dec=dec: ar._capture(dec, dev))
+            clock("steps", lambda graph=graph: [graph.replay() for _ in range(steps)])
+            codes = dec.pixels.view(-1, g, g)
+            clock("decode", lambda codes=codes: to_uint8(model.tokenizer.decode(codes)))
+        total = 0.0
+        print(f"  parts of a run through the {name}:")
+        for part, s in parts.items():
+            med = statistics.median(s[1:])
+            total += med
+            print(f"    {part:8s} median {med * 1e3:7.2f} ms (best {min(s[1:]) * 1e3:6.2f})")
+        print(f"    together {total * 1e3:7.1f} ms; {parts['steps'][-1] * 1e3 / steps:.3f} ms a step")
+        kernel_profile(ar._Decoder(model, req, dev, req.guidance), dev)
+    set_lean(None, None)
+
+
+def kernel_profile(dec, dev, n: int = 10, top: int = 8) -> None:
+    """CUDA kernels of n eager steps (after 100 warm-up steps, halfway through a run): how many
+    a step launches, their GPU time a step, and the top ones."""
+    for _ in range(100):
+        dec.step()
+    synchronize(dev)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(n):
+            dec.step()
+        synchronize(dev)
+    events = [e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
+    count = sum(e.count for e in events) / n
+    total = sum(e.self_device_time_total for e in events) / n
+    print(f"    eager step: {count:.0f} kernels, {total:.0f} us of GPU time a step")
+    for e in sorted(events, key=lambda e: -e.self_device_time_total)[:top]:
+        print(f"      {e.self_device_time_total / n:8.1f} us  x{e.count / n:4.1f}  {e.key[:80]}")
 
 
 def compiled_rows(model, req, dev, a) -> None:
@@ -103,7 +171,7 @@ def compiled_rows(model, req, dev, a) -> None:
     the sampler's per-step CUDA graph (the baseline), a mode name the lean step under
     torch.compile called eagerly (with reduce-overhead, inductor's own CUDA graphs), and
     'step:MODE' the decoder's whole step (sampling too) compiled."""
-    set_lean(True)
+    set_lean(True, False)  # StaticStep (torch.compile of the Triton step is not a thing)
     steps = model.config.seq_len
     for spec in ["graph", *a.compile.split(",")]:
         whole, mode = spec.startswith("step:"), spec.removeprefix("step:")
@@ -145,9 +213,11 @@ def quality(model, a, dev) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import quality_rows
 
-    for name, lean in (("module path", False), ("lean static step", True)):
+    for name, flags in PATHS.items():
+        if name.startswith("module") and a.quality_paths != "all":
+            continue
         print(f"quality through the {name}:", flush=True)
-        set_lean(lean)
+        set_lean(*flags)
         quality_rows.main(["--family", "ar", "--sampler", "" if "pixel" in a.model else "tokens",
                            "--model", a.model, "--rows", f"{a.guidance}:0", "--n", str(a.quality),
                            "--batch", "250", "--device", str(dev)])
