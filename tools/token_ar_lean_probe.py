@@ -43,7 +43,7 @@ def tokens_of(result):
 
 
 PATHS = {"module path (before)": (False, False), "lean static step": (True, False),
-         "triton step (shipped)": (True, True)}
+         "triton step": (True, True)}
 
 
 def set_lean(lean: bool | None, triton: bool | None = None) -> None:
@@ -118,7 +118,7 @@ def breakdown(model, req, dev, a) -> None:
     from desktopgen.sampling.tokens import to_uint8
 
     steps, g = model.config.seq_len, model.config.grid
-    for name in ("lean static step", "triton step (shipped)"):
+    for name in ("lean static step", "triton step"):
         set_lean(*PATHS[name])
         parts: dict[str, list[float]] = {"set-up": [], "capture": [], "steps": [], "decode": []}
 

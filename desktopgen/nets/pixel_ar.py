@@ -35,8 +35,9 @@ class KVCache:
     """Preallocated keys and values of every layer: (L, B, nh, T, hs) each. `filled` is the CPU
     step's gathered weights (FilledStep), made by the first decode_step_at; `static` the lean
     step (lean_step: the Triton kernels of nets/triton_step.py where TRITON allows, else
-    StaticStep), made by the first decode_step when `lean` is set (on CUDA by default). A lean cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs),
-    so that a step writes a layer's key and value with one copy (k[i] and v[i] stay contiguous).
+    StaticStep), made by the first decode_step when `lean` is set (on CUDA by default). A lean
+    cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs), so that a step
+    writes a layer's key and value with one copy (k[i] and v[i] stay contiguous).
     A cache serves one run of one model. LEAN overrides the default for every new cache
     (benchmarks time the module path with it)."""
 
@@ -248,8 +249,8 @@ class FilledStep:
 
 def lean_step(model: nn.Module, cache: KVCache):
     """A lean cache's step, made once per run: the Triton kernels (triton_step.TritonStep) where
-    KVCache.TRITON allows them (None: on CUDA, when Triton imports and the model fits them), else
-    StaticStep."""
+    KVCache.TRITON allows them (None: on CUDA, for models whose TRITON_DEFAULT is set (the token
+    AR's), when Triton imports and the model fits them), else StaticStep."""
     step = cache.static
     if step is not None and step.model is model:
         return step
@@ -258,7 +259,8 @@ def lean_step(model: nn.Module, cache: KVCache):
     use = KVCache.TRITON
     dev = cache.kv.device.type if cache.kv is not None else cache.k.device.type
     if use is None:
-        use = dev == "cuda" and triton_step.available(dev) and triton_step.supports(model)
+        use = (dev == "cuda" and getattr(model, "TRITON_DEFAULT", False) and triton_step.available(dev)
+               and triton_step.supports(model))
     cache.static = triton_step.TritonStep(model, cache) if use else StaticStep(model, cache)
     return cache.static
 
