@@ -177,3 +177,30 @@ def test_cuda_triton_step_is_no_less_accurate_than_static_step(name, monkeypatch
     assert isinstance(caches["triton"].static, triton_step.TritonStep)
     assert err["triton"] <= 1.5 * err["static"] + 1e-3, err
 
+
+
+def test_a_kept_decoder_loaded_with_a_new_run_samples_that_run(monkeypatch):
+    """ar._Decoder.load (how a kept CUDA graph replays a new run, ar._step_graph): a decoder that
+    ran seed 1 to the end, then loaded with a fresh seed-2 decoder's state, samples what a fresh
+    seed-2 run samples; the fresh decoder never makes its KV cache (one cache at the peak)."""
+    monkeypatch.setattr(KVCache, "LEAN", True)
+    monkeypatch.setattr(KVCache, "TRITON", False)  # StaticStep: no interpreter needed
+    model = _tiny("token")
+    cpu = torch.device("cpu")
+
+    def decoder(seed, label):
+        req = SampleRequest(family="ar", guidance=1.5, batch=3, seed=seed, class_label=label).validate()
+        return ar._Decoder(model, req, cpu, req.guidance)
+
+    def run(dec):
+        for _ in range(model.config.seq_len):
+            dec.step()
+        return dec.pixels.clone()
+
+    kept = decoder(1, 3)
+    first = run(kept)
+    fresh = decoder(2, 7)  # (the tiny model's peaked logits make the labels matter more than seeds)
+    kept.load(fresh)
+    assert fresh._cache is None
+    second = run(kept)
+    assert torch.equal(second, run(decoder(2, 7))) and not torch.equal(second, first)

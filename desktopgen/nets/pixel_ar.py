@@ -42,7 +42,7 @@ class KVCache:
     (benchmarks time the module path with it)."""
 
     LEAN: bool | None = None  # None: lean on CUDA
-    TRITON: bool | None = None  # a lean cache's step through Triton kernels; None: on CUDA where it can
+    TRITON: bool | None = None  # a lean cache's step through Triton kernels; None: see lean_step
 
     def __init__(self, config: PixelARConfig, batch: int, device, dtype):
         c = config

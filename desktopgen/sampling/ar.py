@@ -39,7 +39,7 @@ class _Decoder:
         self.temperature, self.top_k = req.temperature, req.top_k
         self.cfg = guidance.doubles(w)
         self.y = guidance.labels_for(torch.tensor(req.labels(), device=device), c.num_classes, w)
-        self.cache = model.new_cache(len(self.y), device)
+        self._cache, self._device = None, device
         gens = seeding.generators(req.seed, B, req.first_index)
         self.u = seeding.rand(gens, (c.seq_len,), device)  # (B, 784): one uniform per pixel
         self.pixels = torch.zeros(B, c.seq_len, dtype=torch.long, device=device)
@@ -53,6 +53,14 @@ class _Decoder:
             self.known = torch.tensor(req.source, device=device).view(-1, c.seq_len).long()
             if len(self.gen_mask) not in (1, B) or len(self.known) not in (1, B):
                 raise ValueError(f"inpainting needs one source and mask or one per sample ({B})")
+
+    @property
+    def cache(self):
+        """The run's KV cache, made at the first step: a run that reuses a kept decoder
+        (_step_graph) never makes one, so its peak memory holds one cache, not two."""
+        if self._cache is None:
+            self._cache = self.model.new_cache(len(self.y), self._device)
+        return self._cache
 
     def _cdf(self, logits):
         """(B, 256) cumulative probabilities of the next pixel: guided, tempered, top-k cut."""
