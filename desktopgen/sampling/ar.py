@@ -146,6 +146,7 @@ def _capture(dec: _Decoder, device) -> torch.cuda.CUDAGraph | None:
     gc.collect() and torch.cuda.empty_cache(): ~10 ms of a 0.1 s run on an H200, and the emptied
     cache sends the next run's allocations back to cudaMalloc."""
     try:
+        dec.cache  # noqa: B018 (made here, on the current stream: it outlives the side stream's work)
         stream = torch.cuda.Stream(device)
         stream.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(stream):
