@@ -39,7 +39,7 @@ class _Decoder:
         self.temperature, self.top_k = req.temperature, req.top_k
         self.cfg = guidance.doubles(w)
         self.y = guidance.labels_for(torch.tensor(req.labels(), device=device), c.num_classes, w)
-        self._cache, self._device = None, device
+        self._cache, self._new_cache = None, (model.new_cache, len(self.y), device)
         gens = seeding.generators(req.seed, B, req.first_index)
         self.u = seeding.rand(gens, (c.seq_len,), device)  # (B, 784): one uniform per pixel
         self.pixels = torch.zeros(B, c.seq_len, dtype=torch.long, device=device)
@@ -59,7 +59,8 @@ class _Decoder:
         """The run's KV cache, made at the first step: a run that reuses a kept decoder
         (_step_graph) never makes one, so its peak memory holds one cache, not two."""
         if self._cache is None:
-            self._cache = self.model.new_cache(len(self.y), self._device)
+            new_cache, rows, device = self._new_cache  # the constructing model's
+            self._cache = new_cache(rows, device)
         return self._cache
 
     def _cdf(self, logits):
