@@ -59,6 +59,14 @@ class KVCache:
         self.filled: FilledStep | None = None
         self.static = None  # StaticStep or triton_step.TritonStep
 
+    def joined(self) -> torch.Tensor:
+        """k and v as the halves of one tensor `kv` (L, 2, B, nh, T, hs), what the lean steps
+        write: a cache made without `lean` (set later) has k and v re-homed, contents kept."""
+        if self.kv is None:
+            self.kv = torch.stack([self.k, self.v], dim=1)
+            self.k, self.v = self.kv[:, 0], self.kv[:, 1]
+        return self.kv
+
 
 class Block(nn.Module):
     def __init__(self, c: PixelARConfig):
@@ -257,7 +265,7 @@ def lean_step(model: nn.Module, cache: KVCache):
     from desktopgen.nets import triton_step
 
     use = KVCache.TRITON
-    dev = cache.kv.device.type if cache.kv is not None else cache.k.device.type
+    dev = cache.k.device.type
     if use is None:
         use = (dev == "cuda" and getattr(model, "TRITON_DEFAULT", False) and triton_step.available(dev)
                and triton_step.supports(model))
@@ -295,10 +303,7 @@ class StaticStep:
         self.model = model
         c = model.config
         self.C, self.nh, self.hs, self.T = c.n_embd, c.n_head, c.n_embd // c.n_head, c.seq_len
-        if cache.kv is None:  # a cache made without `lean` (set later): re-home k and v, contents kept
-            cache.kv = torch.stack([cache.k, cache.v], dim=1)
-            cache.k, cache.v = cache.kv[:, 0], cache.kv[:, 1]
-        self.kv = cache.kv
+        self.kv = cache.joined()
         self.positions = cache.positions
         # attention scores and their softmax in float32, as the fused kernels keep them: in bf16
         # a score of ~10 rounds by ~0.06, which moves every attention weight by ~6 %

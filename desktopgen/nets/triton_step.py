@@ -234,10 +234,7 @@ class TritonStep:
         self.model = model
         self.C, self.nh, self.hs = c.n_embd, c.n_head, c.n_embd // c.n_head
         self.T, self.V, self.L = c.seq_len, c.vocab, c.n_layer
-        if cache.kv is None:  # as StaticStep: one tensor for keys and values
-            cache.kv = torch.stack([cache.k, cache.v], dim=1)
-            cache.k, cache.v = cache.kv[:, 0], cache.kv[:, 1]
-        self.kv = cache.kv
+        self.kv = cache.joined()
         self.B2 = self.kv.shape[2]
         dev = self.kv.device
         wdt = torch.bfloat16 if self.kv.dtype == torch.bfloat16 else self.kv.dtype
@@ -264,16 +261,18 @@ class TritonStep:
         self.g = torch.zeros(self.B2, self.H, device=dev, dtype=wdt)
         self.logits = torch.zeros(self.B2, self.V, **f32)
         self.scale = self.hs ** -0.5
+        # launch parameters, from META as it is now (block sizes capped by the widths they tile)
+        M, C, H, V = self.META, self.C, self.H, self.V
+        self.bt = min(M["attend_bt"], triton.next_power_of_2(self.T))
+        self.blocks = tuple(min(M[k], n) for k, n in (("proj_bn", C), ("proj_bk", C), ("fc_bn", H),
+                                                      ("out_bn", C), ("out_bk", H), ("head_bn", V)))
 
     def __call__(self, token, y, pos) -> torch.Tensor:
         C, nh, hs, T, B2, H, V = self.C, self.nh, self.hs, self.T, self.B2, self.H, self.V
-        M = self.META
+        M, bt, (pn, pk, fn, on, ok, hn) = self.META, self.bt, self.blocks
         rb = triton.cdiv(B2, BM)
         token, y = token.contiguous(), y.contiguous()  # the kernels index them densely
         emb = (token, y, *self.emb)
-        bt = min(M["attend_bt"], triton.next_power_of_2(T))
-        pn, pk, fn, on, ok, hn = (min(M[k], n) for k, n in (("proj_bn", C), ("proj_bk", C), ("fc_bn", H),
-                                                              ("out_bn", C), ("out_bk", H), ("head_bn", V)))
         for i, lw in enumerate(self.layers):
             _qkv[(rb, 3 * nh)](self.x, *lw["ln1"], *lw["qkv"], self.q, self.kv, pos, i, B2, T, *emb,
                                C=C, NH=nh, HS=hs, BM=BM, EMBED=i == 0, num_warps=M["qkv_warps"])
