@@ -5,14 +5,67 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+# numpy's SeedSequence hash (numpy/random/bit_generator.pyx), for `sample_seeds`
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R, _POOL, _MASK = 0xCA01F9DD, 0x4973F715, 4, 0xFFFFFFFF
+
 
 def sample_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
 
 
+def _words(n: int) -> list[int]:
+    """A non-negative int as SeedSequence reads it: 32-bit words, least significant first."""
+    words = [n & _MASK]
+    while n > _MASK:
+        n >>= 32
+        words.append(n & _MASK)
+    return words
+
+
+def sample_seeds(seed: int, first_index: int, n: int) -> list[int]:
+    """[sample_seed(seed, first_index + i) for i in range(n)], the same numbers, the hash run on
+    all indices at once in numpy (a SeedSequence per sample cost ~9 us, a tenth of a 100-image
+    token run's set-up on an H200)."""
+    if n <= 0 or first_index < 0 or first_index + n > _MASK or seed < 0:
+        return [sample_seed(seed, first_index + i) for i in range(n)]
+    u32 = np.uint32
+    entropy = [np.full(n, w, u32) for w in _words(seed)]
+    entropy.append(np.arange(first_index, first_index + n, dtype=np.uint64).astype(u32))
+    const = [_INIT_A]
+
+    def hashmix(v):
+        v = v ^ u32(const[0])
+        const[0] = (const[0] * _MULT_A) & _MASK
+        v = v * u32(const[0])
+        return v ^ (v >> u32(16))
+
+    def mix(x, y):
+        r = u32(_MIX_L) * x - u32(_MIX_R) * y
+        return r ^ (r >> u32(16))
+
+    with np.errstate(over="ignore"):
+        zero = np.zeros(n, u32)
+        pool = [hashmix(entropy[i] if i < len(entropy) else zero) for i in range(_POOL)]
+        for src in range(_POOL):
+            for dst in range(_POOL):
+                if src != dst:
+                    pool[dst] = mix(pool[dst], hashmix(pool[src]))
+        for src in range(_POOL, len(entropy)):
+            for dst in range(_POOL):
+                pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+        words, h = [], _INIT_B
+        for i in range(2):  # generate_state(1, np.uint64): two 32-bit words, little-endian
+            v = pool[i] ^ u32(h)
+            h = (h * _MULT_B) & _MASK
+            v = v * u32(h)
+            words.append(v ^ (v >> u32(16)))
+    return (words[0].astype(np.uint64) | (words[1].astype(np.uint64) << np.uint64(32))).tolist()
+
+
 def generators(seed: int, batch: int, first_index: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample: the same numbers on every device and batch size."""
-    return [torch.Generator().manual_seed(sample_seed(seed, first_index + i)) for i in range(batch)]
+    return [torch.Generator().manual_seed(s) for s in sample_seeds(seed, first_index, batch)]
 
 
 def randn(gens: list[torch.Generator], shape: tuple, device) -> torch.Tensor:
