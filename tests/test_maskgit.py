@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from desktopgen import nets, sampling
 from desktopgen.core.requests import SampleRequest
 from desktopgen.sampling import maskgit as mg
-from desktopgen.sampling import masks
+from desktopgen.sampling import masks, tokens
 from desktopgen.train import maskgit_recipe as recipe
 
 K = 8  # codes of the stand-in tokenizer
@@ -104,8 +104,8 @@ def test_a_committed_token_is_never_uncommitted_nor_changed():
 def test_the_last_step_decodes_the_committed_codes():
     model = tiny_model()
     _, result = drain(mg.sample(model, request()))
-    decoded = mg.to_uint8(StandInTokenizer().decode(torch.as_tensor(result.extra["codes"])))
-    assert np.array_equal(result.images, decoded.numpy())
+    decoded = tokens.to_uint8(StandInTokenizer().decode(torch.as_tensor(result.extra["codes"])))
+    assert np.array_equal(result.images, decoded)
 
 
 def test_masked_positions_preview_as_background():

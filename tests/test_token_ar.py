@@ -296,3 +296,27 @@ def test_a_token_models_steps_are_its_sequence_length(token_model):
         sampling.with_defaults(req.with_(steps=100), token_model)
     result = sampling.run_to_end(sampling.sample(token_model, req.with_(steps=196), "cpu", 0))
     assert result.steps == 49
+
+
+def _eager_decode(tokenizer, codes):
+    return token_sampler.to_uint8(tokenizer.decode(codes))
+
+
+def test_decode_uint8_is_the_tokenizers_decode_to_uint8(token_model):
+    tok = token_model.tokenizer
+    codes = torch.randint(0, tok.codebook_size, (3, 7, 7), generator=torch.Generator().manual_seed(1))
+    assert np.array_equal(token_sampler.decode_uint8(tok, codes).numpy(), _eager_decode(tok, codes))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_decode_gives_the_eager_decodes_bits():
+    """The graphed decode (kept per tokenizer and shape) replays new codes into its static input:
+    each batch decodes to exactly what the eager decode makes, with the shipped tokenizer."""
+    tok, _ = checkpoints.load_model("fmnist-tokenizer-14", "cuda")
+    g = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        codes = torch.randint(0, tok.codebook_size, (100, 14, 14), generator=g).cuda()
+        got = token_sampler.decode_uint8(tok, codes)
+        assert np.array_equal(got.cpu().numpy(), _eager_decode(tok, codes))
+    assert token_sampler.decode_uint8(tok, codes, cuda_graph=False).data_ptr() != got.data_ptr()

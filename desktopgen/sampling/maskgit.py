@@ -40,7 +40,7 @@ from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import get_sampler
-from desktopgen.sampling import graphs, guidance, seeding
+from desktopgen.sampling import graphs, guidance, seeding, tokens
 
 CHOICE_TEMPERATURE = 4.5  # the MaskGIT paper's default for ImageNet
 SIZE = 28
@@ -64,11 +64,6 @@ def regenerated(mask: torch.Tensor, down: int) -> torch.Tensor:
     """(B, 28, 28) 0/1 hole -> (B, 28/down, 28/down) bool: True where the token's patch holds at
     least one hole pixel (it is generated), False where the patch lies wholly outside (kept)."""
     return F.max_pool2d(mask.float()[:, None], down)[:, 0] > 0
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) in [-1, 1] -> (B, H, W) uint8."""
-    return ((x[:, 0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 @torch.no_grad()
@@ -217,8 +212,8 @@ def _capture(dec: _Decoder, device) -> torch.cuda.CUDAGraph | None:
 class _Images:
     """Decoding codes to uint8 images, kept pixels restored when inpainting."""
 
-    def __init__(self, tokenizer, dec: _Decoder, device):
-        self.tokenizer, self.dec = tokenizer, dec
+    def __init__(self, tokenizer, dec: _Decoder, device, cuda_graph: bool = True):
+        self.tokenizer, self.dec, self.cuda_graph = tokenizer, dec, cuda_graph
         self.blank = blank_code(tokenizer, dec.h, dec.w_, device)
 
     @torch.no_grad()
@@ -226,7 +221,7 @@ class _Images:
         d = self.dec
         if committed is not None:
             codes = torch.where(committed, codes, self.blank)
-        img = to_uint8(self.tokenizer.decode(codes.view(d.B, d.h, d.w_)))
+        img = tokens.decode_uint8(self.tokenizer, codes.view(d.B, d.h, d.w_), self.cuda_graph)
         if d.hole is not None:
             img = torch.where(d.hole, img, d.source)  # kept pixels, exactly
         return img.cpu().numpy()
@@ -261,7 +256,7 @@ def sample(
     graph = None
     if cuda_graph and device.type == "cuda":
         dec, graph = _step_graph(dec, steps, choice_temperature, device)
-    images = _Images(tokenizer, dec, device)
+    images = _Images(tokenizer, dec, device, cuda_graph)
     for step in range(1, steps + 1):
         if graph is not None:
             graph.replay()
