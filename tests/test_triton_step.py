@@ -57,16 +57,19 @@ def test_supports_the_shipped_shapes_and_not_others():
 
 
 @pytest.mark.skipif(not CPU, reason="the interpreter's float32 run (CPU machines)")
-@pytest.mark.parametrize("name,rows,bt", [("pixel", 1, 8), ("pixel", 17, 64), ("token", 1, 64),
-                                         ("token", 17, 8)])
-def test_triton_step_matches_the_module_path(name, rows, bt, triton_on, monkeypatch):
+@pytest.mark.parametrize("name,rows,bt,variant", [
+    ("pixel", 1, 8, {}), ("pixel", 17, 64, {"attend_kv_first": True}), ("token", 1, 64, {}),
+    ("token", 17, 8, {"attend_kv_first": True, "attend_stages": 2})])
+def test_triton_step_matches_the_module_path(name, rows, bt, variant, triton_on, monkeypatch):
     """Every step's logits and, at the end, every cached key and value, against a float64 run of
     the module path (Block.decode): the Triton step (float32 in the interpreter) is as close as
     the float32 module path is. Not a plain float32 comparison: with these peaked weights a few
     LayerNorms are ill-conditioned, where two float32 orders of summation differ by ~1e-4 of the
     logits' scale, each as far from float64 as the other. rows 17: two row blocks of 16, the
-    second mostly masked; bt 8: the attention's online softmax over several blocks of slots."""
-    monkeypatch.setitem(triton_step.TritonStep.META, "attend_bt", bt)
+    second mostly masked; bt 8: the attention's online softmax over several blocks of slots;
+    `variant`: the attention's other launch forms (values loaded with the keys, a pipelined loop)."""
+    for key, value in {"attend_bt": bt, **variant}.items():
+        monkeypatch.setitem(triton_step.TritonStep.META, key, value)
     model = _tiny(name)
     m64 = copy.deepcopy(model).double()
     c = model.config

@@ -117,9 +117,32 @@ if triton is not None:
             tl.store(kv_ptr + base[:, None] * HS + dd[None, :], out.to(kv_ptr.dtype.element_ty), mask=m)
 
     @triton.jit
+    def _attend_block(q, kbase, vbase, start, pos, m_i, l_i, acc, HS: tl.constexpr, BT: tl.constexpr,
+                      KVF: tl.constexpr):
+        """Slots start..start+BT-1 (those <= pos) into the online softmax (m_i, l_i, acc). KVF: load
+        the values with the keys, before the scores need the keys (two loads in flight)."""
+        dd = tl.arange(0, HS)
+        t = start + tl.arange(0, BT)
+        tm = t <= pos
+        k = tl.load(kbase + t[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0)
+        if KVF:
+            v = tl.load(vbase + t[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0)
+        s = tl.where(tm, tl.sum(k.to(tl.float32) * q[None, :], 1), float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 0))
+        alpha = tl.exp(m_i - m_new)
+        p = tl.exp(s - m_new)
+        if not KVF:
+            v = tl.load(vbase + t[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0)
+        l_i = l_i * alpha + tl.sum(p, 0)
+        acc = acc * alpha + tl.sum(p[:, None] * v.to(tl.float32), 0)
+        return m_new, l_i, acc
+
+    @triton.jit
     def _attend(q_ptr, kv_ptr, a_ptr, pos_ptr, layer, B2, T, scale,
-                C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BT: tl.constexpr):
-        """One row's one head: softmax(q k^T * scale) v over slots 0..pos (online softmax)."""
+                C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BT: tl.constexpr,
+                KVF: tl.constexpr, STAGES: tl.constexpr):
+        """One row's one head: softmax(q k^T * scale) v over slots 0..pos (online softmax).
+        STAGES > 0: the slot loop software-pipelined over that many stages (tl.range)."""
         row = tl.program_id(0)
         head = tl.program_id(1)
         pos = tl.load(pos_ptr)
@@ -130,18 +153,12 @@ if triton is not None:
         m_i = tl.max(tl.full([BT], float("-inf"), tl.float32), 0)
         l_i = tl.sum(tl.zeros([BT], tl.float32), 0)
         acc = tl.zeros([HS], tl.float32)
-        for start in range(0, pos + 1, BT):
-            t = start + tl.arange(0, BT)
-            tm = t <= pos
-            k = tl.load(kbase + t[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0).to(tl.float32)
-            s = tl.where(tm, tl.sum(k * q[None, :], 1), float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(s, 0))
-            alpha = tl.exp(m_i - m_new)
-            p = tl.exp(s - m_new)
-            v = tl.load(vbase + t[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0).to(tl.float32)
-            l_i = l_i * alpha + tl.sum(p, 0)
-            acc = acc * alpha + tl.sum(p[:, None] * v, 0)
-            m_i = m_new
+        if STAGES > 0:
+            for start in tl.range(0, pos + 1, BT, num_stages=STAGES):
+                m_i, l_i, acc = _attend_block(q, kbase, vbase, start, pos, m_i, l_i, acc, HS, BT, KVF)
+        else:
+            for start in range(0, pos + 1, BT):
+                m_i, l_i, acc = _attend_block(q, kbase, vbase, start, pos, m_i, l_i, acc, HS, BT, KVF)
         tl.store(a_ptr + row * C + head * HS + dd, acc / l_i)
 
     @triton.jit
@@ -226,8 +243,9 @@ class TritonStep:
     fused_sampling = True
     # launch parameters (block sizes are capped by the widths they tile): the best of those
     # tools/triton_step_tune.py timed on an H200 (2026-12-01 g)
-    META = dict(attend_bt=64, attend_warps=1, qkv_warps=4, proj_bn=64, proj_bk=64, proj_warps=4,
-                fc_bn=64, fc_warps=4, out_bn=64, out_bk=256, out_warps=4, head_bn=64, head_warps=4)
+    META = dict(attend_bt=64, attend_warps=1, attend_kv_first=False, attend_stages=0, qkv_warps=4,
+                proj_bn=64, proj_bk=64, proj_warps=4, fc_bn=64, fc_warps=4, out_bn=64, out_bk=256,
+                out_warps=4, head_bn=64, head_warps=4)
 
     def __init__(self, model, cache):
         c = model.config
@@ -277,6 +295,7 @@ class TritonStep:
             _qkv[(rb, 3 * nh)](self.x, *lw["ln1"], *lw["qkv"], self.q, self.kv, pos, i, B2, T, *emb,
                                C=C, NH=nh, HS=hs, BM=BM, EMBED=i == 0, num_warps=M["qkv_warps"])
             _attend[(B2, nh)](self.q, self.kv, self.a, pos, i, B2, T, self.scale, C=C, NH=nh, HS=hs, BT=bt,
+                              KVF=M["attend_kv_first"], STAGES=M["attend_stages"],
                               num_warps=M["attend_warps"])
             _residual[(rb, C // pn)](self.x, self.a, *lw["proj"], self.xm, B2, C, C=C, BM=BM, BN=pn, BK=pk,
                                      num_warps=M["proj_warps"])
