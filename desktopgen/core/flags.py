@@ -6,6 +6,7 @@ import os
 
 COMPILE_ENV = "DESKTOPGEN_COMPILE"  # torch.compile of the U-Net call on CUDA (sampling/graphs.py)
 UNET_FORM_ENV = "DESKTOPGEN_UNET_FORM"  # precision and layout of the U-Net on CUDA (graphs.UNET_FORMS)
+DECODE_FORM_ENV = "DESKTOPGEN_DECODE_FORM"  # ... of the tokenizer's decoder (sampling/tokens.py)
 
 
 def env_flag(name: str) -> bool:

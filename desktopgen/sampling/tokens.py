@@ -22,6 +22,8 @@ since kept pixels must come back unchanged.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import time
 from collections.abc import Iterator
 
@@ -31,10 +33,13 @@ import torch.nn.functional as F
 
 from desktopgen.core.device import MemoryProbe, synchronize
 from desktopgen.core.events import RunResult, StepEvent
+from desktopgen.core.flags import DECODE_FORM_ENV
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import get_sampler
 from desktopgen.nets.tokenizer import DECODE_CHUNK, Tokenizer
 from desktopgen.sampling import ar, graphs
+
+log = logging.getLogger(__name__)
 
 PREVIEW_SHARE = 0.5  # previews may take at most this fraction of the elapsed time (CPU decoding)
 
@@ -48,26 +53,54 @@ def _uint8(x: torch.Tensor) -> torch.Tensor:
     return ((x[:, 0].float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def _decoded_uint8(tokenizer: Tokenizer, codes: torch.Tensor) -> torch.Tensor:
-    """Tokenizer.decode's arithmetic without its range check (a host sync), then to uint8."""
+# The form the tokenizer's decoder runs in on CUDA for the samplers (precision and layout), as the
+# U-Net's (graphs.in_form): "fp32" is the decoder as loaded (what the CPU runs); the others a copy
+# (graphs.copy_in). $DESKTOPGEN_DECODE_FORM picks another. Measured on an H200 (100 images of the
+# 14x14 tokenizer, graphed, to the host; tools/triton_step_tune.py, 2026-12-01 h): fp32 2.03 ms,
+# fp32-cl 1.89, bf16-nchw 1.47, bf16-cl 1.39; bf16 moves pixels by 0.22 of 255 on average, at most
+# 2 (tests/test_token_ar.py).
+DECODE_FORMS = ("fp32", "fp32-cl", "bf16-nchw", "bf16-cl")
+DEFAULT_DECODE_FORM = "bf16-cl"
+
+
+def decode_form() -> str:
+    name = os.environ.get(DECODE_FORM_ENV, "") or DEFAULT_DECODE_FORM
+    if name not in DECODE_FORMS:
+        log.warning("%s=%r is not one of %s; using %s", DECODE_FORM_ENV, name, ", ".join(DECODE_FORMS),
+                    DEFAULT_DECODE_FORM)
+        return DEFAULT_DECODE_FORM
+    return name
+
+
+def _decoded_uint8(quantizer, decoder, dtype, layout, codes: torch.Tensor) -> torch.Tensor:
+    """Tokenizer.decode's arithmetic (in `decoder`'s form) without its range check (a host
+    sync), then to uint8."""
     with torch.autocast(codes.device.type, enabled=False):
-        return _uint8(tokenizer.decoder(tokenizer.quantizer.lookup(codes)).clamp(-1, 1))
+        z = quantizer.lookup(codes).to(dtype).contiguous(memory_format=layout)
+        return _uint8(decoder(z).float().clamp(-1, 1))
 
 
 @torch.no_grad()
 def decode_uint8(tokenizer, codes: torch.Tensor, cuda_graph: bool = True) -> torch.Tensor:
-    """Codes (B, h, w) from a sampler -> images (B, H, W) uint8 on the codes' device:
-    `to_uint8(tokenizer.decode(codes))`, the same bits. On CUDA (`cuda_graph`) the decode is one
-    graph replay, kept per tokenizer and batch shape (graphs.cached): eager, the decoder is ~40
-    small kernels, ~2 ms of a 100-image token run on an H200. That path skips decode's range
-    check, a host sync: samplers' codes are in range by construction."""
+    """Codes (B, h, w) from a sampler -> images (B, H, W) uint8 on the codes' device. Elsewhere than
+    CUDA `to_uint8(tokenizer.decode(codes))`, the same bits. On CUDA the decoder runs in
+    `decode_form()`, without decode's range check (a host sync: samplers' codes are in range by
+    construction), and with `cuda_graph` as one graph replay kept per tokenizer, form and batch
+    shape (graphs.cached): eager, the decoder is ~40 small kernels, ~2 ms of a 100-image token
+    run on an H200."""
     codes = codes.long()
-    if (cuda_graph and codes.is_cuda and isinstance(tokenizer, Tokenizer) and not tokenizer.training
+    if not (codes.is_cuda and isinstance(tokenizer, Tokenizer) and not tokenizer.training
             and len(codes) <= DECODE_CHUNK):
-        call = graphs.cached(tokenizer, functools.partial(_decoded_uint8, tokenizer), (codes,),
-                             tag=("decode_uint8", graphs.storage(tokenizer)))
-        return call(codes)
-    return _uint8(tokenizer.decode(codes))
+        return _uint8(tokenizer.decode(codes))
+    form = decode_form()
+    precision, _, layout_name = form.partition("-")
+    dtype = torch.bfloat16 if precision == "bf16" and torch.cuda.is_bf16_supported() else torch.float32
+    layout = torch.channels_last if layout_name == "cl" else torch.contiguous_format
+    decoder = tokenizer.decoder if form == "fp32" else graphs.copy_in(tokenizer.decoder, dtype, layout)
+    fn = functools.partial(_decoded_uint8, tokenizer.quantizer, decoder, dtype, layout)
+    if not cuda_graph:
+        return fn(codes)
+    return graphs.cached(tokenizer, fn, (codes,), tag=("decode_uint8", form, graphs.storage(decoder)))(codes)
 
 
 def _inpaint_setup(tokenizer, req: SampleRequest, grid: int, device):
