@@ -154,7 +154,7 @@ def test_a_sampler_run_through_triton_gives_the_static_steps_tokens(monkeypatch)
 def test_cuda_triton_step_is_no_less_accurate_than_static_step(name, monkeypatch):
     """bf16 on CUDA: the Triton step's logits, against a float32 run of the module path, are
     within 1.5x of StaticStep's error (and small: its float32 residual should make it closer)."""
-    monkeypatch.setattr(KVCache, "TRITON", True)  # (the pixel AR's default is StaticStep)
+    monkeypatch.setattr(KVCache, "TRITON", True)  # (CUDA's default, set here for the tiny models)
     model32 = _tiny(name).cuda()
     model = copy.deepcopy(model32).to(torch.bfloat16)
     c = model.config

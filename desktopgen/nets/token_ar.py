@@ -38,10 +38,6 @@ class TokenAR(PixelAR):
     the transformer without making it a submodule (its weights stay out of this model's file,
     and `.to(bfloat16)` for the transformer leaves the tokenizer in float32)."""
 
-    # the lean CUDA step runs the Triton kernels by default (nets/triton_step.py): measured for the
-    # token AR on an H200 (docs/speed.md); the pixel AR keeps StaticStep until measured too
-    TRITON_DEFAULT = True
-
     def __init__(self, config: TokenARConfig):
         super().__init__(config)
 
