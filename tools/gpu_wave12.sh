@@ -4,6 +4,7 @@
 # token AR's CPU batch-1 figure on the device's idle cores.
 #
 #   bash tools/gpu_wave12.sh first OUT   # tree: token AR 14 + tokenizer 14 + classifier; no data
+#   bash tools/gpu_wave12.sh forms OUT   # tree as for first: the tokenizer decode's CUDA forms
 #   bash tools/gpu_wave12.sh final OUT   # tree: token AR 14 + tokenizer 14 + classifier; full data
 #   bash tools/gpu_wave12.sh pixel OUT   # tree: pixel AR + classifier; full data
 #
@@ -40,13 +41,29 @@ first)
     --batches 1,100 --only tokens --repeat 7 2>&1 | tee "$OUT/bench-tokens.log"
   cpu_rows
   ;;
-final)
+forms)
+  timeout 240 python3 -m pytest -q -s -p no:cacheprovider -m gpu tests/test_triton_step.py \
+    tests/test_static_step.py tests/test_token_ar.py tests/test_maskgit.py 2>&1 \
+    | grep -E "against fp32|passed|failed|Error" | tee "$OUT/gpu-tests.log"
+  timeout 120 python3 tools/triton_step_tune.py --device cuda --batch 100 --no-variants 2>&1 | tee "$OUT/tune.log"
+  for form in fp32 fp32-cl bf16-nchw bf16-cl; do
+    echo "== decode form $form" | tee -a "$OUT/bench-forms.log"
+    DESKTOPGEN_DECODE_FORM=$form timeout 90 python3 benchmarks/bench_engine.py --device cuda --batches 1,100 \
+      --only tokens --repeat 7 2>&1 | grep -v "^ *$" | tee -a "$OUT/bench-forms.log"
+  done
+  ;;
+final)  # tree: token AR 14 + tokenizer 14 + classifier + pixel AR; full data
   gpu_tests
+  timeout 120 python3 tools/triton_step_tune.py --device cuda --batch 100 --no-variants 2>&1 | tee "$OUT/tune.log"
+  timeout 120 python3 tools/token_ar_lean_probe.py --device cuda --batch 100 --repeat 7 --breakdown 2>&1 \
+    | grep -v Warn | tee "$OUT/probe.log"
   timeout 90 python3 benchmarks/bench_engine.py --device cuda --batches 1,100 --only tokens --repeat 7 2>&1 \
     | tee "$OUT/bench-tokens.log"
   timeout 240 python3 tools/quality_rows.py --family ar --sampler tokens --model fmnist-token-ar-14 \
     --rows 1.4:0,1.4:1,1.4:2 --n 1000 --batch 250 --device cuda --json "$OUT/quality.json" 2>&1 \
     | tee "$OUT/quality.log"
+  timeout 300 python3 tools/token_ar_lean_probe.py --device cuda --model fmnist-pixel-ar --batch 100 \
+    --repeat 3 --quality "${QUALITY:-1000}" 2>&1 | grep -v Warn | tee "$OUT/pixel-probe.log"
   ;;
 pixel)
   timeout 400 python3 tools/token_ar_lean_probe.py --device cuda --model fmnist-pixel-ar --batch 100 \

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -20,10 +21,11 @@ import torch
 
 from desktopgen import sampling
 from desktopgen.core.device import MemoryProbe, device_name, pick_device, synchronize
+from desktopgen.core.flags import DECODE_FORM_ENV
 from desktopgen.core.requests import SampleRequest
 from desktopgen.nets import triton_step
 from desktopgen.nets.pixel_ar import KVCache
-from desktopgen.sampling import ar
+from desktopgen.sampling import ar, tokens
 from desktopgen.sampling.tokens import decode_uint8, to_uint8
 
 VARIANTS = {  # one key's values, or {key: value, ...} changed together
@@ -75,6 +77,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="fmnist-token-ar-14")
     p.add_argument("--write-best", default="", help="write the settings that beat the shipped ones "
                    "together, if they still do (JSON, for tools/with_triton_meta.py)")
+    p.add_argument("--no-variants", action="store_true", help="the run's other costs only")
     a = p.parse_args(argv)
     dev = pick_device(a.device)
     KVCache.LEAN, KVCache.TRITON = True, True
@@ -89,7 +92,7 @@ def main(argv=None) -> int:
     base = time_steps(model, req, dev, a.repeat)
     print(f"  shipped {base_meta}: {base * 1e3:.2f} ms ({base * 1e6 / steps:.1f} us a step)", flush=True)
     best = {}
-    for key, values in VARIANTS.items():
+    for key, values in ({} if a.no_variants else VARIANTS).items():
         for v in values:
             change = v if isinstance(v, dict) else {key: v}
             label = " ".join(f"{k}={x}" for k, x in change.items())
@@ -132,16 +135,62 @@ def main(argv=None) -> int:
     synchronize(dev)
     done = time.perf_counter() - t0
     print(f"  {steps} replays: host {host * 1e3:.2f} ms, done after {done * 1e3:.2f} ms")
+    for k in (1, 7, 14, 28, 49):  # graphs of k steps each (pos lives on the device: replayable)
+        if steps % k:
+            continue
+        dk = ar._Decoder(model, req, dev, req.guidance)
+        t0 = time.perf_counter()
+        gk = capture_steps(dk, dev, k)
+        made = time.perf_counter() - t0
+        t = timed_reset(dk, lambda gk=gk, k=k: [gk.replay() for _ in range(steps // k)], dev, a.repeat)
+        print(f"  {steps // k} replays of a {k}-step graph: {t * 1e3:.2f} ms (capture {made * 1e3:.0f} ms)")
+        del gk, dk
     g = model.config.grid
     codes = dec.pixels.view(-1, g, g)
     tok = model.tokenizer
     print(f"  tokenizer decode: {timed(lambda: tok.decode(codes), dev, 10) * 1e3:.2f} ms, to uint8 on the "
-          f"host: {timed(lambda: to_uint8(tok.decode(codes)), dev, 10) * 1e3:.2f} ms; graphed, to the "
-          f"host (the sampler's): {timed(lambda: decode_uint8(tok, codes).cpu(), dev, 10) * 1e3:.2f} ms")
+          f"host: {timed(lambda: to_uint8(tok.decode(codes)), dev, 10) * 1e3:.2f} ms")
+    for form in tokens.DECODE_FORMS:  # the sampler's decode to the host, in each form
+        os.environ[DECODE_FORM_ENV] = form
+        print(f"  decode_uint8 to the host, form {form}: graphed "
+              f"{timed(lambda: decode_uint8(tok, codes).cpu(), dev, 20) * 1e3:.2f} ms, eager "
+              f"{timed(lambda: decode_uint8(tok, codes, cuda_graph=False).cpu(), dev, 20) * 1e3:.2f} ms")
+    os.environ.pop(DECODE_FORM_ENV)
     qz = tok.quantizer.lookup(codes.long())
     print(f"  decoder network alone: {timed(lambda: tok.decoder(qz), dev, 10) * 1e3:.2f} ms; under bf16 "
           f"autocast: {timed(lambda: autocast(tok.decoder, qz, dev), dev, 10) * 1e3:.2f} ms")
     return 0
+
+
+def capture_steps(dec, dev, k: int) -> torch.cuda.CUDAGraph:
+    """ar._capture with k steps in the graph."""
+    dec.cache  # noqa: B018
+    stream = torch.cuda.Stream(dev)
+    stream.wait_stream(torch.cuda.current_stream(dev))
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            dec.step()
+        graph = torch.cuda.CUDAGraph()
+        graph.capture_begin()
+        for _ in range(k):
+            dec.step()
+        graph.capture_end()
+    torch.cuda.current_stream(dev).wait_stream(stream)
+    dec.reset()
+    return graph
+
+
+def timed_reset(dec, fn, dev, repeat) -> float:
+    """Median seconds of fn() from a reset decoder."""
+    secs = []
+    for _ in range(repeat):
+        dec.reset()
+        synchronize(dev)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(dev)
+        secs.append(time.perf_counter() - t0)
+    return statistics.median(secs)
 
 
 def autocast(net, z, dev):
