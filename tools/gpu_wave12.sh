@@ -6,6 +6,7 @@
 #   bash tools/gpu_wave12.sh first OUT   # tree: token AR 14 + tokenizer 14 + classifier; no data
 #   bash tools/gpu_wave12.sh forms OUT   # tree as for first: the tokenizer decode's CUDA forms
 #   bash tools/gpu_wave12.sh final OUT   # tree: token AR 14 + tokenizer 14 + classifier; full data
+#   bash tools/gpu_wave12.sh int8 OUT    # tree: token AR 14 + tokenizer 14 + classifier + pixel AR; data
 #   bash tools/gpu_wave12.sh pixel OUT   # tree: pixel AR + classifier; full data
 #
 # "first" tunes, writes the settings that beat the shipped ones together to OUT/best.json and
@@ -64,6 +65,21 @@ final)  # tree: token AR 14 + tokenizer 14 + classifier + pixel AR; full data
     | tee "$OUT/quality.log"
   timeout 300 python3 tools/token_ar_lean_probe.py --device cuda --model fmnist-pixel-ar --batch 100 \
     --repeat 3 --quality "${QUALITY:-1000}" 2>&1 | grep -v Warn | tee "$OUT/pixel-probe.log"
+  ;;
+int8)  # the int8 KV cache (TritonStep.META kv_int8) against the shipped bf16 one
+  echo '{"kv_int8": true}' > "$OUT/int8.json"
+  gpu_tests
+  timeout 150 python3 tools/triton_step_tune.py --device cuda --batch 100 --write-best "$OUT/best.json" \
+    2>&1 | tee "$OUT/tune.log"
+  timeout 90 python3 tools/with_triton_meta.py "$OUT/int8.json" tools/token_ar_lean_probe.py --device cuda \
+    --batch 100 --repeat 7 2>&1 | grep -v Warn | tee "$OUT/probe-int8.log"
+  timeout 60 python3 tools/with_triton_meta.py "$OUT/int8.json" benchmarks/bench_engine.py --device cuda \
+    --batches 1,100 --only tokens --repeat 7 2>&1 | tee "$OUT/bench-tokens-int8.log"
+  timeout 120 python3 tools/with_triton_meta.py "$OUT/int8.json" tools/quality_rows.py --family ar \
+    --sampler tokens --model fmnist-token-ar-14 --rows 1.4:0,1.4:1,1.4:2 --n 1000 --batch 250 --device cuda \
+    --json "$OUT/quality-int8.json" 2>&1 | tee "$OUT/quality-int8.log"
+  timeout 150 python3 tools/with_triton_meta.py "$OUT/int8.json" tools/token_ar_lean_probe.py --device cuda \
+    --model fmnist-pixel-ar --batch 100 --repeat 3 --quality 1000 2>&1 | grep -v Warn | tee "$OUT/pixel-int8.log"
   ;;
 pixel)
   timeout 400 python3 tools/token_ar_lean_probe.py --device cuda --model fmnist-pixel-ar --batch 100 \

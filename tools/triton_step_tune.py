@@ -29,16 +29,13 @@ from desktopgen.sampling import ar, tokens
 from desktopgen.sampling.tokens import decode_uint8, to_uint8
 
 VARIANTS = {  # one key's values, or {key: value, ...} changed together
-    "attend_kv_first": [True],
-    "attend_stages": [2, 3],
+    "kv_int8": [True, {"kv_int8": True, "attend_bt": 128}, {"kv_int8": True, "attend_bt": 32},
+                {"kv_int8": True, "attend_warps": 2}],
     "attend_bt": [32, 128],
-    "attend_warps": [2, {"attend_warps": 2, "attend_bt": 128, "attend_kv_first": True}],
     "proj_bk": [128, 256],
     "qkv_warps": [2, 8],
     "fc_bn": [32, 128],
-    "out_bn": [32],
     "out_bk": [512, {"out_bk": 512, "out_warps": 8}],
-    "head_bn": [128],
 }
 
 

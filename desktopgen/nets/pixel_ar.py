@@ -38,26 +38,43 @@ class KVCache:
     StaticStep), made by the first decode_step when `lean` is set (on CUDA by default). A lean
     cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs), so that a step
     writes a layer's key and value with one copy (k[i] and v[i] stay contiguous).
+    `quantized` (a lean cache for the Triton step with TritonStep.META["kv_int8"]): kv holds int8
+    and `scales` (L, 2, B, nh, T) float32 each vector's scale (nets/triton_step.py).
     A cache serves one run of one model. LEAN overrides the default for every new cache
     (benchmarks time the module path with it)."""
 
     LEAN: bool | None = None  # None: lean on CUDA
     TRITON: bool | None = None  # a lean cache's step through Triton kernels; None: see lean_step
 
-    def __init__(self, config: PixelARConfig, batch: int, device, dtype):
+    def __init__(self, config: PixelARConfig, batch: int, device, dtype, quantized: bool = False):
         c = config
         shape = (c.n_layer, batch, c.n_head, c.seq_len, c.n_embd // c.n_head)
-        self.lean = torch.device(device).type == "cuda" if self.LEAN is None else self.LEAN
+        self.lean = self.lean_on(device)
         self.kv: torch.Tensor | None = None
+        self.scales: torch.Tensor | None = None
         if self.lean:
-            self.kv = torch.zeros((shape[0], 2, *shape[1:]), device=device, dtype=dtype)
+            quantized = bool(quantized)
+            self.kv = torch.zeros((shape[0], 2, *shape[1:]), device=device,
+                                  dtype=torch.int8 if quantized else dtype)
             self.k, self.v = self.kv[:, 0], self.kv[:, 1]
+            if quantized:
+                self.scales = torch.zeros((shape[0], 2, *shape[1:-1]), device=device, dtype=torch.float32)
         else:
             self.k = torch.zeros(shape, device=device, dtype=dtype)
             self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.positions = torch.arange(c.seq_len, device=device)
         self.filled: FilledStep | None = None
         self.static = None  # StaticStep or triton_step.TritonStep
+
+    @classmethod
+    def lean_on(cls, device) -> bool:
+        """Whether a new cache on `device` is lean (LEAN, or by default on CUDA)."""
+        return torch.device(device).type == "cuda" if cls.LEAN is None else bool(cls.LEAN)
+
+    def nbytes(self) -> int:
+        """Bytes of the keys and values (and their scales, when quantized)."""
+        kv = self.kv.nbytes if self.kv is not None else self.k.nbytes + self.v.nbytes
+        return kv + (self.scales.nbytes if self.scales is not None else 0)
 
     def joined(self) -> torch.Tensor:
         """k and v as the halves of one tensor `kv` (L, 2, B, nh, T, hs), what the lean steps
@@ -158,7 +175,14 @@ class PixelAR(nn.Module):
         return self.head(self.ln_f(x))
 
     def new_cache(self, batch: int, device, dtype=None) -> KVCache:
-        return KVCache(self.config, batch, device, dtype or self.head.weight.dtype)
+        """A KV cache for `batch` rows: int8 with scales where the step will be the Triton one with
+        TritonStep.META["kv_int8"] (see triton_wanted), else in `dtype` (the weights')."""
+        quantized = False
+        if dtype is None and KVCache.lean_on(device) and triton_wanted(self, torch.device(device).type):
+            from desktopgen.nets import triton_step
+
+            quantized = bool(triton_step.TritonStep.META.get("kv_int8"))
+        return KVCache(self.config, batch, device, dtype or self.head.weight.dtype, quantized)
 
     def decode_step(self, token, y, pos, cache: KVCache) -> torch.Tensor:
         """One step: token (B,) = the pixel at pos-1 (ignored at pos 0, where the class goes);
@@ -270,13 +294,24 @@ def lean_step(model: nn.Module, cache: KVCache):
         return step
     from desktopgen.nets import triton_step
 
-    use = KVCache.TRITON
-    dev = cache.k.device.type
-    if use is None:
-        use = (dev == "cuda" and getattr(model, "TRITON_DEFAULT", False) and triton_step.available(dev)
-               and triton_step.supports(model))
+    use = triton_wanted(model, cache.k.device.type)
+    if not use and cache.scales is not None:
+        raise ValueError("this KV cache is int8 (made for the Triton step), which is not used now: "
+                         "make the cache after setting KVCache.TRITON")
     cache.static = triton_step.TritonStep(model, cache) if use else StaticStep(model, cache)
     return cache.static
+
+
+def triton_wanted(model: nn.Module, device_type: str) -> bool:
+    """Whether a lean step on `device_type` runs the Triton kernels: KVCache.TRITON, or by default
+    on CUDA for models that set TRITON_DEFAULT, where Triton imports and the model fits them."""
+    from desktopgen.nets import triton_step
+
+    use = KVCache.TRITON
+    if use is None:
+        use = (device_type == "cuda" and getattr(model, "TRITON_DEFAULT", False)
+               and triton_step.available(device_type) and triton_step.supports(model))
+    return bool(use)
 
 
 @functools.cache

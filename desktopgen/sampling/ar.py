@@ -24,6 +24,7 @@ from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
 from desktopgen.nets.pixel_ar import KVCache, PixelAR
+from desktopgen.nets.triton_step import TritonStep
 from desktopgen.sampling import graphs, guidance, seeding
 
 AR_SAMPLERS = tuple(s.name for s in samplers_for("ar"))
@@ -127,14 +128,15 @@ def _step_graph(dec: _Decoder, device) -> tuple[_Decoder, torch.cuda.CUDAGraph |
     capture once (on an H200 they cost a fifth of a 100-image token-AR run). Kept as graphs.keep
     keeps captures: up to graphs.KEEP per model, the oldest going first; each holds its run's KV
     cache. Inpainting runs (per-run masks) capture afresh and are not kept. The key holds what
-    the step was made from: the cache kind (KVCache.LEAN / TRITON) and the weights (where they
+    the step was made from: the cache kind (KVCache.LEAN / TRITON, TritonStep.META: its int8 cache
+    and launch settings) and the weights (where they
     live, and their in-place version: the Triton step reads a packed copy)."""
     if dec.inpaint:
         return dec, _capture(dec, device)
     model = dec.model
     version = sum(p._version for p in model.parameters())
     key = (dec.B, dec.w, dec.temperature, dec.top_k, str(device), KVCache.LEAN, KVCache.TRITON,
-           graphs.storage(model), version)
+           tuple(sorted(TritonStep.META.items())), graphs.storage(model), version)
     reused, graph = graphs.keep(_graphs, model, key, lambda: (dec, _capture(dec, device)))
     if reused is not dec:
         reused.load(dec)

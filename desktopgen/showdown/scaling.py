@@ -101,7 +101,7 @@ def pixel_ar(res: int, batch: int, device, timed_steps: int, guidance: bool = Tr
         pos = torch.tensor([res * res - 1], device=device)  # the last step: the whole cache live
         per_step = _timed(lambda: model.decode_step(token, y, pos, cache), timed_steps, device)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    state = cache.k.nbytes + cache.v.nbytes
+    state = cache.nbytes()
     return {"kind": "pixel-ar", "res": res, "batch": batch, "calls": res * res,
             "seconds_per_call": per_step, "seconds_per_image": per_step * res * res / batch,
             "state_bytes": state, "weights_bytes": weights, "peak_bytes": mem.peak,
@@ -173,7 +173,7 @@ def token_ar(res: int, batch: int, device, timed_steps: int, guidance: bool = Tr
         decode, _ = _tokenizer_decode(res, batch, device, timed_steps)
     return {"kind": "token-ar", "res": res, "batch": batch, "calls": seq, "seconds_per_call": per_step,
             "seconds_per_image": (per_step * seq + decode) / batch,
-            "state_bytes": cache.k.nbytes + cache.v.nbytes,
+            "state_bytes": cache.nbytes(),
             "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
             "peak_bytes": mem.peak, "mem_kind": mem.kind}
 
