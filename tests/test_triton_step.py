@@ -67,7 +67,6 @@ def test_triton_step_matches_the_module_path(name, rows, bt, triton_on, monkeypa
     logits' scale, each as far from float64 as the other. rows 17: two row blocks of 16, the
     second mostly masked; bt 8: the attention's online softmax over several blocks of slots."""
     monkeypatch.setitem(triton_step.TritonStep.META, "attend_bt", bt)
-    monkeypatch.setitem(triton_step.TritonStep.META, "kv_int8", False)
     model = _tiny(name)
     m64 = copy.deepcopy(model).double()
     c = model.config
@@ -205,52 +204,3 @@ def test_a_kept_decoder_loaded_with_a_new_run_samples_that_run(monkeypatch):
     assert fresh._cache is None
     second = run(kept)
     assert torch.equal(second, run(decoder(2, 7))) and not torch.equal(second, first)
-
-
-@pytest.mark.skipif(not CPU, reason="the interpreter's float32 run (CPU machines)")
-@pytest.mark.parametrize("name,rows,bt", [("pixel", 17, 8), ("token", 3, 64)])
-def test_int8_cache_holds_every_vector_to_half_a_step(name, rows, bt, triton_on, monkeypatch):
-    """kv_int8: the cache is int8 with one float32 scale per stored key or value vector (a row's
-    head at a slot), its largest element at +-127. Layer 0's (whose inputs carry no quantization
-    error yet) dequantize to within half a step (scale / 2) of a float64 module path's cache; the
-    logits of a model with unpeaked weights stay within 2 % of that path's (the quantization's
-    error: the peaked test models amplify it past 10 %; the shipped models' quality through it is
-    measured in docs/speed.md). With its scales the cache is 5/16 of a float32 one's bytes at head
-    size 16 (bf16 on CUDA at head size 32: 9/16)."""
-    monkeypatch.setitem(triton_step.TritonStep.META, "attend_bt", bt)
-    monkeypatch.setitem(triton_step.TritonStep.META, "kv_int8", True)
-    model = _tiny(name, gain=1.0)
-    m64 = copy.deepcopy(model).double()
-    c = model.config
-    y = torch.tensor([3, 10, 7] * 6)[:rows]
-    ref, fast = m64.new_cache(rows, "cpu", torch.float64), model.new_cache(rows, "cpu")
-    ref.lean = False  # (a dtype given: never quantized)
-    assert ref.scales is None and fast.kv.dtype == torch.int8 and fast.scales.shape == fast.kv.shape[:-1]
-    seq = torch.randint(0, c.vocab, (rows, c.seq_len), generator=torch.Generator().manual_seed(2))
-    worst = 0.0
-    with torch.no_grad():
-        for p in range(c.seq_len):
-            tok = seq[:, p - 1] if p else seq[:, 0]
-            pos = torch.tensor([p])
-            want = m64.decode_step(tok, y, pos, ref)
-            got = model.decode_step(tok, y, pos, fast).double()
-            worst = max(worst, ((got - want).abs().max() / want.abs().max()).item())
-    assert isinstance(fast.static, triton_step.TritonStep) and fast.static.kv8
-    for q8, sc, r in ((fast.k, fast.scales[:, 0], ref.k), (fast.v, fast.scales[:, 1], ref.v)):
-        step = sc.double()[..., None]
-        err = (q8.double() * step - r)[0].abs()  # layer 0
-        assert (err <= step[0] / 2 + 1e-6 * r[0].abs().max()).all()
-        assert sc.gt(0).all() and q8.abs().amax(-1).eq(127).all()
-    assert worst < 0.02, worst
-    plain = KVCache(c, rows, "cpu", torch.float32)
-    assert fast.nbytes() * 16 == plain.nbytes() * 5
-
-
-def test_an_int8_cache_without_the_triton_step_is_refused(triton_on, monkeypatch):
-    monkeypatch.setitem(triton_step.TritonStep.META, "kv_int8", True)
-    model = _tiny("token")
-    cache = model.new_cache(2, "cpu")
-    assert cache.scales is not None
-    monkeypatch.setattr(KVCache, "TRITON", False)
-    with pytest.raises(ValueError, match="int8"):
-        lean_step(model, cache)

@@ -66,7 +66,7 @@ final)  # tree: token AR 14 + tokenizer 14 + classifier + pixel AR; full data
   timeout 300 python3 tools/token_ar_lean_probe.py --device cuda --model fmnist-pixel-ar --batch 100 \
     --repeat 3 --quality "${QUALITY:-1000}" 2>&1 | grep -v Warn | tee "$OUT/pixel-probe.log"
   ;;
-int8)  # the int8 KV cache (TritonStep.META kv_int8) against the shipped bf16 one
+int8)  # the int8 KV cache (TritonStep.META kv_int8, in 93bc4bc only: no gain, removed after)
   echo '{"kv_int8": true}' > "$OUT/int8.json"
   gpu_tests
   timeout 150 python3 tools/triton_step_tune.py --device cuda --batch 100 --write-best "$OUT/best.json" \

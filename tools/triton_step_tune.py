@@ -29,8 +29,6 @@ from desktopgen.sampling import ar, tokens
 from desktopgen.sampling.tokens import decode_uint8, to_uint8
 
 VARIANTS = {  # one key's values, or {key: value, ...} changed together
-    "kv_int8": [True, {"kv_int8": True, "attend_bt": 128}, {"kv_int8": True, "attend_bt": 32},
-                {"kv_int8": True, "attend_warps": 2}],
     "attend_bt": [32, 128],
     "proj_bk": [128, 256],
     "qkv_warps": [2, 8],

@@ -38,27 +38,20 @@ class KVCache:
     StaticStep), made by the first decode_step when `lean` is set (on CUDA by default). A lean
     cache holds k and v as the two halves of one tensor `kv` (L, 2, B, nh, T, hs), so that a step
     writes a layer's key and value with one copy (k[i] and v[i] stay contiguous).
-    `quantized` (a lean cache for the Triton step with TritonStep.META["kv_int8"]): kv holds int8
-    and `scales` (L, 2, B, nh, T) float32 each vector's scale (nets/triton_step.py).
     A cache serves one run of one model. LEAN overrides the default for every new cache
     (benchmarks time the module path with it)."""
 
     LEAN: bool | None = None  # None: lean on CUDA
     TRITON: bool | None = None  # a lean cache's step through Triton kernels; None: see lean_step
 
-    def __init__(self, config: PixelARConfig, batch: int, device, dtype, quantized: bool = False):
+    def __init__(self, config: PixelARConfig, batch: int, device, dtype):
         c = config
         shape = (c.n_layer, batch, c.n_head, c.seq_len, c.n_embd // c.n_head)
-        self.lean = self.lean_on(device)
+        self.lean = torch.device(device).type == "cuda" if self.LEAN is None else self.LEAN
         self.kv: torch.Tensor | None = None
-        self.scales: torch.Tensor | None = None
         if self.lean:
-            quantized = bool(quantized)
-            self.kv = torch.zeros((shape[0], 2, *shape[1:]), device=device,
-                                  dtype=torch.int8 if quantized else dtype)
+            self.kv = torch.zeros((shape[0], 2, *shape[1:]), device=device, dtype=dtype)
             self.k, self.v = self.kv[:, 0], self.kv[:, 1]
-            if quantized:
-                self.scales = torch.zeros((shape[0], 2, *shape[1:-1]), device=device, dtype=torch.float32)
         else:
             self.k = torch.zeros(shape, device=device, dtype=dtype)
             self.v = torch.zeros(shape, device=device, dtype=dtype)
@@ -66,15 +59,9 @@ class KVCache:
         self.filled: FilledStep | None = None
         self.static = None  # StaticStep or triton_step.TritonStep
 
-    @classmethod
-    def lean_on(cls, device) -> bool:
-        """Whether a new cache on `device` is lean (LEAN, or by default on CUDA)."""
-        return torch.device(device).type == "cuda" if cls.LEAN is None else bool(cls.LEAN)
-
     def nbytes(self) -> int:
-        """Bytes of the keys and values (and their scales, when quantized)."""
-        kv = self.kv.nbytes if self.kv is not None else self.k.nbytes + self.v.nbytes
-        return kv + (self.scales.nbytes if self.scales is not None else 0)
+        """Bytes of the keys and values."""
+        return self.kv.nbytes if self.kv is not None else self.k.nbytes + self.v.nbytes
 
     def joined(self) -> torch.Tensor:
         """k and v as the halves of one tensor `kv` (L, 2, B, nh, T, hs), what the lean steps
@@ -175,14 +162,7 @@ class PixelAR(nn.Module):
         return self.head(self.ln_f(x))
 
     def new_cache(self, batch: int, device, dtype=None) -> KVCache:
-        """A KV cache for `batch` rows: int8 with scales where the step will be the Triton one with
-        TritonStep.META["kv_int8"] (see triton_wanted), else in `dtype` (the weights')."""
-        quantized = False
-        if dtype is None and KVCache.lean_on(device) and triton_wanted(self, torch.device(device).type):
-            from desktopgen.nets import triton_step
-
-            quantized = bool(triton_step.TritonStep.META.get("kv_int8"))
-        return KVCache(self.config, batch, device, dtype or self.head.weight.dtype, quantized)
+        return KVCache(self.config, batch, device, dtype or self.head.weight.dtype)
 
     def decode_step(self, token, y, pos, cache: KVCache) -> torch.Tensor:
         """One step: token (B,) = the pixel at pos-1 (ignored at pos 0, where the class goes);
@@ -295,9 +275,6 @@ def lean_step(model: nn.Module, cache: KVCache):
     from desktopgen.nets import triton_step
 
     use = triton_wanted(model, cache.k.device.type)
-    if not use and cache.scales is not None:
-        raise ValueError("this KV cache is int8 (made for the Triton step), which is not used now: "
-                         "make the cache after setting KVCache.TRITON")
     cache.static = triton_step.TritonStep(model, cache) if use else StaticStep(model, cache)
     return cache.static
 

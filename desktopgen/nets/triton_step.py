@@ -79,16 +79,13 @@ if triton is not None:
         return xc * rstd[:, None] * w[None, :] + b[None, :]
 
     @triton.jit
-    def _qkv(x_ptr, lnw, lnb, eps, w_ptr, b_ptr, q_ptr, kv_ptr, sc_ptr, pos_ptr, layer, B2, T,
+    def _qkv(x_ptr, lnw, lnb, eps, w_ptr, b_ptr, q_ptr, kv_ptr, pos_ptr, layer, B2, T,
              token_ptr, y_ptr, cls_ptr, tok_ptr, posemb_ptr,
-             C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BM: tl.constexpr, EMBED: tl.constexpr,
-             KV8: tl.constexpr):
+             C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BM: tl.constexpr, EMBED: tl.constexpr):
         """Program (row block, j): LayerNorm of the rows, then slice j of q / k / v (one head's,
         j < NH: q into q_ptr (B2, C) float32; then keys, then values into the cache (L, 2, B2, NH,
         T, HS) at slot pos). EMBED (layer 0): the rows are first made from the embeddings (class
-        at position 0, else the previous token, plus the position's) and written to x_ptr.
-        KV8: the cache holds int8, each stored key or value vector (one row's head) as
-        round(x / s) with s = max|x| / 127 in sc_ptr (L, 2, B2, NH, T) float32."""
+        at position 0, else the previous token, plus the position's) and written to x_ptr."""
         rows = tl.program_id(0) * BM + tl.arange(0, BM)
         j = tl.program_id(1)
         rmask = rows < B2
@@ -117,20 +114,12 @@ if triton is not None:
             part = j // NH - 1  # 0 keys, 1 values
             head = j % NH
             base = (((layer * 2 + part) * B2 + rows) * NH + head) * T + pos
-            if KV8:
-                sc = tl.maximum(tl.max(tl.abs(out), 1), 1e-30) / 127.0  # (BM,)
-                r = out / sc[:, None]
-                r = tl.where(r >= 0, r + 0.5, r - 0.5)  # to nearest (the cast truncates)
-                tl.store(kv_ptr + base[:, None] * HS + dd[None, :], r.to(tl.int8), mask=m)
-                tl.store(sc_ptr + base, sc, mask=rmask)
-            else:
-                tl.store(kv_ptr + base[:, None] * HS + dd[None, :], out.to(kv_ptr.dtype.element_ty), mask=m)
+            tl.store(kv_ptr + base[:, None] * HS + dd[None, :], out.to(kv_ptr.dtype.element_ty), mask=m)
 
     @triton.jit
-    def _attend(q_ptr, kv_ptr, sc_ptr, a_ptr, pos_ptr, layer, B2, T, scale,
-                C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BT: tl.constexpr, KV8: tl.constexpr):
-        """One row's one head: softmax(q k^T * scale) v over slots 0..pos (online softmax). KV8:
-        int8 keys and values times their vectors' scales (folded into the scores and weights)."""
+    def _attend(q_ptr, kv_ptr, a_ptr, pos_ptr, layer, B2, T, scale,
+                C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BT: tl.constexpr):
+        """One row's one head: softmax(q k^T * scale) v over slots 0..pos (online softmax)."""
         row = tl.program_id(0)
         head = tl.program_id(1)
         pos = tl.load(pos_ptr)
@@ -145,17 +134,12 @@ if triton is not None:
             t = start + tl.arange(0, BT)
             tm = t <= pos
             k = tl.load(kv_ptr + (kslot + t)[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0)
-            s = tl.sum(k.to(tl.float32) * q[None, :], 1)
-            if KV8:
-                s = s * tl.load(sc_ptr + kslot + t, mask=tm, other=0.0)
-            s = tl.where(tm, s, float("-inf"))
+            s = tl.where(tm, tl.sum(k.to(tl.float32) * q[None, :], 1), float("-inf"))
             m_new = tl.maximum(m_i, tl.max(s, 0))
             alpha = tl.exp(m_i - m_new)
             p = tl.exp(s - m_new)
             v = tl.load(kv_ptr + (vslot + t)[:, None] * HS + dd[None, :], mask=tm[:, None], other=0.0)
             l_i = l_i * alpha + tl.sum(p, 0)
-            if KV8:
-                p = p * tl.load(sc_ptr + vslot + t, mask=tm, other=0.0)
             acc = acc * alpha + tl.sum(p[:, None] * v.to(tl.float32), 0)
             m_i = m_new
         tl.store(a_ptr + row * C + head * HS + dd, acc / l_i)
@@ -242,7 +226,7 @@ class TritonStep:
     fused_sampling = True
     # launch parameters (block sizes are capped by the widths they tile): the best of those
     # tools/triton_step_tune.py timed on an H200 (2026-12-01 g)
-    META = dict(kv_int8=False, attend_bt=64, attend_warps=1, qkv_warps=4,
+    META = dict(attend_bt=64, attend_warps=1, qkv_warps=4,
                 proj_bn=64, proj_bk=64, proj_warps=4, fc_bn=64, fc_warps=4, out_bn=64, out_bk=256,
                 out_warps=4, head_bn=64, head_warps=4)
 
@@ -252,8 +236,6 @@ class TritonStep:
         self.C, self.nh, self.hs = c.n_embd, c.n_head, c.n_embd // c.n_head
         self.T, self.V, self.L = c.seq_len, c.vocab, c.n_layer
         self.kv = cache.joined()
-        self.kv8 = self.kv.dtype == torch.int8  # (the cache was made for this step: KVCache)
-        self.scales = cache.scales if self.kv8 else self.kv  # (unread without KV8)
         self.B2 = self.kv.shape[2]
         dev = self.kv.device
         wdt = model.head.weight.dtype  # the matmuls' operands
@@ -293,11 +275,10 @@ class TritonStep:
         token, y = token.contiguous(), y.contiguous()  # the kernels index them densely
         emb = (token, y, *self.emb)
         for i, lw in enumerate(self.layers):
-            _qkv[(rb, 3 * nh)](self.x, *lw["ln1"], *lw["qkv"], self.q, self.kv, self.scales, pos, i, B2, T,
-                               *emb, C=C, NH=nh, HS=hs, BM=BM, EMBED=i == 0, KV8=self.kv8,
-                               num_warps=M["qkv_warps"])
-            _attend[(B2, nh)](self.q, self.kv, self.scales, self.a, pos, i, B2, T, self.scale, C=C, NH=nh,
-                              HS=hs, BT=bt, KV8=self.kv8, num_warps=M["attend_warps"])
+            _qkv[(rb, 3 * nh)](self.x, *lw["ln1"], *lw["qkv"], self.q, self.kv, pos, i, B2, T, *emb,
+                               C=C, NH=nh, HS=hs, BM=BM, EMBED=i == 0, num_warps=M["qkv_warps"])
+            _attend[(B2, nh)](self.q, self.kv, self.a, pos, i, B2, T, self.scale, C=C, NH=nh, HS=hs, BT=bt,
+                              num_warps=M["attend_warps"])
             _residual[(rb, C // pn)](self.x, self.a, *lw["proj"], self.xm, B2, C, C=C, BM=BM, BN=pn, BK=pk,
                                      num_warps=M["proj_warps"])
             _ln_linear[(rb, H // fn)](self.xm, *lw["ln2"], *lw["fc"], self.g, B2, H, C=C, BM=BM, BN=fn,
