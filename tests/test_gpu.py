@@ -77,6 +77,20 @@ def test_cuda_graph_pixel_ar_decode_equals_eager_decode(ar_cuda, guidance, top_k
     assert graph.images.std() > 20  # real images, not a blank that would trivially agree
 
 
+def test_cuda_pixel_ar_sample_i_ignores_the_batch(ar_cuda):
+    """Through the Triton step (the CUDA default): sample i of a batch of 3 is sample 0 of a batch
+    of 1 started at index i, bit for bit (rows never mix: each row's sums run in one fixed order)."""
+    from desktopgen.sampling import ar
+
+    def run(batch, first):
+        req = SampleRequest(family="ar", sampler="pixel", seed=5, batch=batch, first_index=first,
+                            class_label=None)
+        return _run(ar.sample(ar_cuda, req, "cuda", preview_every=0))
+
+    three, one = run(3, 0), run(1, 1)
+    assert three.extra["cuda_graph"] and np.array_equal(three.images[1], one.images[0])
+
+
 def test_cuda_graph_decode_is_reusable_across_runs(ar_cuda):
     """Two graph runs with different seeds differ; the same seed again gives the same images
     (the captured graph holds no state from the run before)."""
