@@ -135,7 +135,7 @@ def main(argv=None) -> int:
             continue
         dk = ar._Decoder(model, req, dev, req.guidance)
         t0 = time.perf_counter()
-        gk = capture_steps(dk, dev, k)
+        gk = ar._capture(dk, dev, k)
         made = time.perf_counter() - t0
         t = timed_reset(dk, lambda gk=gk, k=k: [gk.replay() for _ in range(steps // k)], dev, a.repeat)
         print(f"  {steps // k} replays of a {k}-step graph: {t * 1e3:.2f} ms (capture {made * 1e3:.0f} ms)")
@@ -155,24 +155,6 @@ def main(argv=None) -> int:
     print(f"  decoder network alone: {timed(lambda: tok.decoder(qz), dev, 10) * 1e3:.2f} ms; under bf16 "
           f"autocast: {timed(lambda: autocast(tok.decoder, qz, dev), dev, 10) * 1e3:.2f} ms")
     return 0
-
-
-def capture_steps(dec, dev, k: int) -> torch.cuda.CUDAGraph:
-    """ar._capture with k steps in the graph."""
-    dec.cache  # noqa: B018
-    stream = torch.cuda.Stream(dev)
-    stream.wait_stream(torch.cuda.current_stream(dev))
-    with torch.cuda.stream(stream):
-        for _ in range(2):
-            dec.step()
-        graph = torch.cuda.CUDAGraph()
-        graph.capture_begin()
-        for _ in range(k):
-            dec.step()
-        graph.capture_end()
-    torch.cuda.current_stream(dev).wait_stream(stream)
-    dec.reset()
-    return graph
 
 
 def timed_reset(dec, fn, dev, repeat) -> float:

@@ -143,8 +143,9 @@ def _step_graph(dec: _Decoder, device) -> tuple[_Decoder, torch.cuda.CUDAGraph |
     return reused, graph
 
 
-def _capture(dec: _Decoder, device) -> torch.cuda.CUDAGraph | None:
-    """Capture one decode step as a CUDA graph (warm-up on a side stream first, as PyTorch asks).
+def _capture(dec: _Decoder, device, steps: int = 1) -> torch.cuda.CUDAGraph | None:
+    """Capture one decode step (or `steps` in a row: pos lives on the device, so such a graph
+    replays from wherever the run is) as a CUDA graph (warm-up on a side stream first, as PyTorch asks).
     capture_begin / capture_end rather than `with torch.cuda.graph(...)`, which first runs
     gc.collect() and torch.cuda.empty_cache(): ~10 ms of a 0.1 s run on an H200, and the emptied
     cache sends the next run's allocations back to cudaMalloc."""
@@ -158,7 +159,8 @@ def _capture(dec: _Decoder, device) -> torch.cuda.CUDAGraph | None:
             graph = torch.cuda.CUDAGraph()
             graph.capture_begin()
             try:
-                dec.step()
+                for _ in range(steps):
+                    dec.step()
             finally:
                 graph.capture_end()
         torch.cuda.current_stream(device).wait_stream(stream)
