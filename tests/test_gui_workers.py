@@ -102,3 +102,31 @@ def test_every_job_of_a_burst_ends_exactly_once(qtbot, worker_thread):
     qtbot.wait(300)
     assert sorted(j for _, j in finals.got) == [1, 2, 3, 4]
     assert finals.got[-1] == ("finished", 4)
+
+
+def test_the_ar_warm_up_primes_one_step_on_cuda_only(monkeypatch):
+    """prime_ar pulls one step of a one-image run and closes the generator (its kernels compile,
+    nothing more runs); the warm-up calls it on CUDA for the AR side only, so on a CPU (here) it
+    only loads the model."""
+    from desktopgen import sampling
+    from desktopgen.gui import workers
+
+    pulled, closed = [], []
+
+    def fake_sample(model, req, device, preview_every=1):
+        try:
+            for step in range(1, 5):
+                pulled.append((req.batch, step))
+                yield step
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(sampling, "sample", fake_sample)
+    workers.prime_ar(sampling.load("ar", "", "cpu")[0], "cpu")
+    assert pulled == [(1, 1)] and closed == [True]
+
+    primed = []
+    monkeypatch.setattr(workers, "prime_ar", lambda *a: primed.append(a))
+    w = SideWorker("ar")
+    w._do_warm("cpu")
+    assert "fmnist-pixel-ar" in w._models and primed == []

@@ -95,8 +95,10 @@ class SideWorker(QObject):
     @Slot(str)
     def _do_warm(self, device: str) -> None:
         try:
-            self._setup(device)
-            self._model("")
+            dev = self._setup(device)
+            model, _ = self._model("")
+            if dev.type == "cuda" and self.family == "ar":
+                prime_ar(model, dev)
         except Exception:  # a warm-up failure shows on the first Generate instead
             pass
         self.loaded.emit(self.family)
@@ -155,6 +157,20 @@ class SideWorker(QObject):
                                steps=last.step, elapsed=last.elapsed, peak_memory=last.mem_peak,
                                mem_kind=last.mem_kind, device=str(device), completed=False)
         self.finished.emit(JobDone(self.family, job.id, req, result, card))
+
+
+def prime_ar(model, device) -> None:
+    """One step of a one-image run of the AR sampler, then cancelled: on CUDA its Triton kernels
+    compile here, during the warm-up (~5 s on a new machine, then Triton's disk cache serves
+    them), instead of inside the user's first Generate."""
+    from desktopgen import sampling
+
+    req = sampling.with_defaults(SampleRequest(family="ar", batch=1, seed=0), model)
+    gen = sampling.sample(model, req, device, preview_every=0)
+    try:
+        next(gen)
+    finally:
+        gen.close()
 
 
 def needed_model(req: SampleRequest) -> str:
