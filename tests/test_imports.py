@@ -28,3 +28,17 @@ def test_subcommands_register_the_same_way():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert sorted(sub.choices) == names
     assert all(p.get_default("_run") is not None for p in sub.choices.values())
+
+
+def test_the_engine_imports_triton_only_when_a_step_needs_it():
+    """Importing the samplers and the CLI must not import Triton: importing nets/triton_step jits its
+    kernels, and on a CPU machine they must be jitted after TRITON_INTERPRET is set (the Triton
+    tests set it at their import; a module-level import elsewhere broke them in a full run)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, desktopgen.sampling, desktopgen.sampling.ar, desktopgen.sampling.tokens, "
+            "desktopgen.sampling.maskgit, desktopgen.nets, desktopgen.cli; "
+            "print('triton' in sys.modules, 'desktopgen.nets.triton_step' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"], out

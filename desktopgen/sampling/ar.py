@@ -24,7 +24,6 @@ from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
 from desktopgen.nets.pixel_ar import KVCache, PixelAR
-from desktopgen.nets.triton_step import TritonStep
 from desktopgen.sampling import graphs, guidance, seeding
 
 AR_SAMPLERS = tuple(s.name for s in samplers_for("ar"))
@@ -133,6 +132,10 @@ def _step_graph(dec: _Decoder, device) -> tuple[_Decoder, torch.cuda.CUDAGraph |
     live, and their in-place version: the Triton step reads a packed copy)."""
     if dec.inpaint:
         return dec, _capture(dec, device)
+    # (imported here, as pixel_ar.lean_step does: importing it jits the kernels, which must come
+    # after a CPU test session has set TRITON_INTERPRET)
+    from desktopgen.nets.triton_step import TritonStep
+
     model = dec.model
     version = sum(p._version for p in model.parameters())
     key = (dec.B, dec.w, dec.temperature, dec.top_k, str(device), KVCache.LEAN, KVCache.TRITON,
