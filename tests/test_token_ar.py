@@ -325,3 +325,15 @@ def test_cuda_decode_forms_graphed_equal_eager_and_stay_near_fp32(form, monkeypa
         diff = (got.cpu().int() - torch.as_tensor(_eager_decode(tok, codes)).int()).abs()
         print(f"{form}: against fp32, mean |diff| {diff.float().mean():.4f}, max {diff.max()} of 255")
         assert diff.max() == 0 if form == "fp32" else diff.float().mean() < 0.5 and diff.max() <= 24
+
+
+def test_decode_form_comes_from_the_environment_and_a_bad_one_falls_back(monkeypatch, caplog):
+    monkeypatch.setenv("DESKTOPGEN_DECODE_FORM", "fp32-cl")
+    assert token_sampler.decode_form() == "fp32-cl"
+    monkeypatch.setenv("DESKTOPGEN_DECODE_FORM", "int4")
+    with caplog.at_level("WARNING"):
+        assert token_sampler.decode_form() == token_sampler.DEFAULT_DECODE_FORM
+        assert token_sampler.decode_form() == token_sampler.DEFAULT_DECODE_FORM
+    assert sum("int4" in r.getMessage() for r in caplog.records) == 1
+    monkeypatch.delenv("DESKTOPGEN_DECODE_FORM")
+    assert token_sampler.decode_form() == "bf16-cl"

@@ -127,9 +127,9 @@ def _step_graph(dec: _Decoder, device) -> tuple[_Decoder, torch.cuda.CUDAGraph |
     capture once (on an H200 they cost a fifth of a 100-image token-AR run). Kept as graphs.keep
     keeps captures: up to graphs.KEEP per model, the oldest going first; each holds its run's KV
     cache. Inpainting runs (per-run masks) capture afresh and are not kept. The key holds what
-    the step was made from: the cache kind (KVCache.LEAN / TRITON, TritonStep.META: its int8 cache
-    and launch settings) and the weights (where they
-    live, and their in-place version: the Triton step reads a packed copy)."""
+    the step was made from: the cache kind (KVCache.LEAN / TRITON), the Triton step's launch
+    settings (TritonStep.META: a graph replays the launches it captured) and the weights (where
+    they live, and their in-place version: the Triton step reads a packed copy)."""
     if dec.inpaint:
         return dec, _capture(dec, device)
     # (imported here, as pixel_ar.lean_step does: importing it jits the kernels, which must come

@@ -64,12 +64,18 @@ DEFAULT_DECODE_FORM = "bf16-cl"
 
 
 def decode_form() -> str:
+    """$DESKTOPGEN_DECODE_FORM, or the default (a value not in DECODE_FORMS: warned once)."""
     name = os.environ.get(DECODE_FORM_ENV, "") or DEFAULT_DECODE_FORM
     if name not in DECODE_FORMS:
-        log.warning("%s=%r is not one of %s; using %s", DECODE_FORM_ENV, name, ", ".join(DECODE_FORMS),
-                    DEFAULT_DECODE_FORM)
+        _warn_form(name)
         return DEFAULT_DECODE_FORM
     return name
+
+
+@functools.cache
+def _warn_form(name: str) -> None:
+    log.warning("%s=%r is not one of %s; using %s", DECODE_FORM_ENV, name, ", ".join(DECODE_FORMS),
+                DEFAULT_DECODE_FORM)
 
 
 def _decoded_uint8(quantizer, decoder, dtype, layout, codes: torch.Tensor) -> torch.Tensor:
