@@ -108,6 +108,8 @@ def test_the_ar_warm_up_primes_one_step_on_cuda_only(monkeypatch):
     """prime_ar pulls one step of a one-image run and closes the generator (its kernels compile,
     nothing more runs); the warm-up calls it on CUDA for the AR side only, so on a CPU (here) it
     only loads the model."""
+    import torch
+
     from desktopgen import sampling
     from desktopgen.gui import workers
 
@@ -127,6 +129,7 @@ def test_the_ar_warm_up_primes_one_step_on_cuda_only(monkeypatch):
 
     primed = []
     monkeypatch.setattr(workers, "prime_ar", lambda *a: primed.append(a))
+    monkeypatch.setattr(workers, "cpu_threads_per_worker", lambda: torch.get_num_threads())
     w = SideWorker("ar")
-    w._do_warm("cpu")
+    w._do_warm("cpu")  # (on this thread: a worker's thread count must not leak into later tests)
     assert "fmnist-pixel-ar" in w._models and primed == []

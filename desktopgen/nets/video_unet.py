@@ -107,8 +107,32 @@ def rowwise_linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     return (x[:, None, :] * layer.weight).sum(-1) + layer.bias
 
 
+class Pointwise(nn.Conv2d):
+    """A 1x1 convolution (the same weights and state_dict as nn.Conv2d(cin, cout, 1)). On a CPU it
+    runs as one matrix product per frame (a batched matmul), whose rows do not depend on how many
+    frames the batch holds: oneDNN's 1x1 convolution picks its blocking by the batch's size, and
+    on one thread its results moved with it (clip i must depend on (seed, i) only). Elsewhere
+    (CUDA: cuDNN, bf16, graphs) the convolution itself."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            return super().forward(x)
+        N, C, H, W = x.shape
+        y = torch.matmul(self.weight.view(self.out_channels, C), x.reshape(N, C, H * W))
+        return (y + self.bias[:, None]).view(N, self.out_channels, H, W)
+
+
 class FrameResBlock(ResBlock):
-    """The U-Net's ResBlock on frames (B*T, C, H, W), its FiLM made once per clip (B rows)."""
+    """The U-Net's ResBlock on frames (B*T, C, H, W), its FiLM made once per clip (B rows), its
+    1x1 skip a Pointwise (batch-independent on a CPU)."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int, dropout: float):
+        super().__init__(cin, cout, emb_dim, dropout)
+        if cin != cout:
+            self.skip = Pointwise(cin, cout)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor, frames: int) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
