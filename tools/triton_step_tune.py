@@ -42,16 +42,7 @@ def time_steps(model, req, dev, repeat) -> float:
     dec = ar._Decoder(model, req, dev, req.guidance)
     graph = ar._capture(dec, dev)
     assert isinstance(dec.cache.static, triton_step.TritonStep)
-    secs = []
-    for _ in range(repeat):
-        dec.reset()
-        synchronize(dev)
-        t0 = time.perf_counter()
-        for _ in range(model.config.seq_len):
-            graph.replay()
-        synchronize(dev)
-        secs.append(time.perf_counter() - t0)
-    return statistics.median(secs)
+    return timed_reset(dec, lambda: [graph.replay() for _ in range(model.config.seq_len)], dev, repeat)
 
 
 def timed(fn, dev, n) -> float:

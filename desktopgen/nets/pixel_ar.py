@@ -274,21 +274,13 @@ def lean_step(model: nn.Module, cache: KVCache):
         return step
     from desktopgen.nets import triton_step
 
-    use = triton_wanted(model, cache.k.device.type)
+    use = KVCache.TRITON
+    dev = cache.k.device.type
+    if use is None:
+        use = (dev == "cuda" and getattr(model, "TRITON_DEFAULT", False) and triton_step.available(dev)
+               and triton_step.supports(model))
     cache.static = triton_step.TritonStep(model, cache) if use else StaticStep(model, cache)
     return cache.static
-
-
-def triton_wanted(model: nn.Module, device_type: str) -> bool:
-    """Whether a lean step on `device_type` runs the Triton kernels: KVCache.TRITON, or by default
-    on CUDA for models that set TRITON_DEFAULT, where Triton imports and the model fits them."""
-    from desktopgen.nets import triton_step
-
-    use = KVCache.TRITON
-    if use is None:
-        use = (device_type == "cuda" and getattr(model, "TRITON_DEFAULT", False)
-               and triton_step.available(device_type) and triton_step.supports(model))
-    return bool(use)
 
 
 @functools.cache

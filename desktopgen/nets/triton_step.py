@@ -234,7 +234,7 @@ class TritonStep:
         c = model.config
         self.model = model
         self.C, self.nh, self.hs = c.n_embd, c.n_head, c.n_embd // c.n_head
-        self.T, self.V, self.L = c.seq_len, c.vocab, c.n_layer
+        self.T, self.V = c.seq_len, c.vocab
         self.kv = cache.joined()
         self.B2 = self.kv.shape[2]
         dev = self.kv.device

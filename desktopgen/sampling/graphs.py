@@ -171,6 +171,13 @@ def unet_form() -> str:
     return _form["name"]
 
 
+def split_form(name: str) -> tuple[str, torch.memory_format]:
+    """A form's name ("bf16-cl", "autocast-nchw", "fp32", ...) -> (precision, memory format):
+    "cl" is channels-last, anything else (or no layout) PyTorch's default."""
+    precision, _, layout = name.partition("-")
+    return precision, torch.channels_last if layout == "cl" else torch.contiguous_format
+
+
 def in_form(model: torch.nn.Module, device: torch.device, amp: torch.dtype | None):
     """(network, autocast, memory format) for a denoising loop on `device` with reduced precision
     `amp` (None: none). `autocast()` enters bf16/fp16 autocast without a cast cache (a graph must
@@ -185,8 +192,7 @@ def in_form(model: torch.nn.Module, device: torch.device, amp: torch.dtype | Non
     plain = autocast if amp else contextlib.nullcontext
     if device.type != "cuda":
         return model, plain, torch.preserve_format
-    precision, layout_name = unet_form().split("-")
-    layout = torch.channels_last if layout_name == "cl" else torch.contiguous_format
+    precision, layout = split_form(unet_form())
     if precision == "autocast" or amp is None:
         return model.to(memory_format=layout), plain, layout
     dtype = torch.float16 if precision == "fp16" else amp  # amp: fp16 where bf16 is missing

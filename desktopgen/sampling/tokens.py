@@ -99,9 +99,8 @@ def decode_uint8(tokenizer, codes: torch.Tensor, cuda_graph: bool = True) -> tor
             and len(codes) <= DECODE_CHUNK):
         return _uint8(tokenizer.decode(codes))
     form = decode_form()
-    precision, _, layout_name = form.partition("-")
+    precision, layout = graphs.split_form(form)
     dtype = torch.bfloat16 if precision == "bf16" and torch.cuda.is_bf16_supported() else torch.float32
-    layout = torch.channels_last if layout_name == "cl" else torch.contiguous_format
     decoder = tokenizer.decoder if form == "fp32" else graphs.copy_in(tokenizer.decoder, dtype, layout)
     fn = functools.partial(_decoded_uint8, tokenizer.quantizer, decoder, dtype, layout)
     if not cuda_graph:
