@@ -179,6 +179,32 @@ def test_cuda_triton_step_is_no_less_accurate_than_static_step(name, monkeypatch
 
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(CPU, reason="needs CUDA")
+def test_cuda_programmatic_dependent_launch_changes_no_bit(monkeypatch):
+    """TritonStep.META pdl (each kernel lets the next start and load its weights, then waits for
+    its results): a graphed sampler run gives the tokens of the run without it, bit for bit, and
+    every step's logits and the cache are equal (a wait in the wrong place would read unfinished
+    results)."""
+    monkeypatch.setattr(KVCache, "TRITON", True)
+    monkeypatch.setattr(KVCache, "LEAN", True)
+    model = copy.deepcopy(_tiny("token")).cuda().to(torch.bfloat16)
+    req = SampleRequest(family="ar", guidance=1.5, batch=37, seed=4).validate()
+    dev = torch.device("cuda")
+    runs = {}
+    for pdl in (False, True):
+        monkeypatch.setitem(triton_step.TritonStep.META, "pdl", pdl)
+        dec = ar._Decoder(model, req, dev, req.guidance)
+        graph = ar._capture(dec, dev)
+        logits = []
+        for _ in range(model.config.seq_len):
+            graph.replay()
+            logits.append(dec.cache.static.logits.clone())
+        runs[pdl] = (dec.pixels.clone(), torch.stack(logits), dec.cache.kv.clone())
+    for a, b in zip(runs[False], runs[True]):
+        assert torch.equal(a, b)
+
+
 def test_a_kept_decoder_loaded_with_a_new_run_samples_that_run(monkeypatch):
     """ar._Decoder.load (how a kept CUDA graph replays a new run, ar._step_graph): a decoder that
     ran seed 1 to the end, then loaded with a fresh seed-2 decoder's state, samples what a fresh

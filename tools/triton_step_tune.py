@@ -29,11 +29,10 @@ from desktopgen.sampling import ar, tokens
 from desktopgen.sampling.tokens import decode_uint8, to_uint8
 
 VARIANTS = {  # one key's values, or {key: value, ...} changed together
-    "attend_bt": [32, 128],
-    "proj_bk": [128, 256],
-    "qkv_warps": [2, 8],
-    "fc_bn": [32, 128],
-    "out_bk": [512, {"out_bk": 512, "out_warps": 8}],
+    "pdl": [False],
+    "attend_bt": [64],
+    "qkv_warps": [4],
+    "before": [{"pdl": False, "attend_bt": 64, "qkv_warps": 4}],  # the settings of 2026-12-01 g-h
 }
 
 

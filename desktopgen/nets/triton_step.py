@@ -13,9 +13,14 @@ columns, or one row and head):
 - `_sample` (the sampler's draw, ar._Decoder.step): guidance on log-probabilities, temperature,
   the inverse-CDF draw with the run's uniforms, tokens written. Top-k and inpainting keep the
   PyTorch draw on these logits.
-Tried and dropped (benchmarks/results/h200-2026-12-01g): one kernel a layer over 16-row blocks
-(13 programs: slower than StaticStep), the projection fused into the MLP's first kernel, and
-programmatic dependent launch (both slower).
+Each kernel is launched with programmatic dependent launch (PDL, on CUDA): it lets the next kernel
+start at once, and waits for the one before only after loading its own weights (gdc_wait), so the
+weights' loads overlap the kernel before (the same bits: tests/test_triton_step.py, on a GPU).
+Tried and dropped (benchmarks/results/h200-2026-12-01g, h200-2026-12-02i): one kernel a layer over
+16-row blocks (13 programs: slower than StaticStep), the projection fused into the MLP's first
+kernel, PDL waiting before any load, q/k/v fused with the attention (2 or 4 kernels a layer: 1.3-1.9x
+slower, the attention loses its programs), and the attention split over the slots (flash-decoding)
+and recombined in the projection's kernel (1.3-2.4x slower).
 The maths is StaticStep's; the rounding is not: the residual stream and LayerNorms are float32
 (the module path keeps bf16 activations), matrix products take bf16 operands with float32
 sums. Weights are packed once per run (transposed, contiguous). `available()` says whether
@@ -33,6 +38,7 @@ import torch
 try:  # CUDA builds of PyTorch bring Triton; CPU builds do not
     import triton
     import triton.language as tl
+    from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 except ImportError:  # pragma: no cover (depends on the install)
     triton = None
     tl = None
@@ -81,7 +87,8 @@ if triton is not None:
     @triton.jit
     def _qkv(x_ptr, lnw, lnb, eps, w_ptr, b_ptr, q_ptr, kv_ptr, pos_ptr, layer, B2, T,
              token_ptr, y_ptr, cls_ptr, tok_ptr, posemb_ptr,
-             C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BM: tl.constexpr, EMBED: tl.constexpr):
+             C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BM: tl.constexpr, EMBED: tl.constexpr,
+             PDL: tl.constexpr = False):
         """Program (row block, j): LayerNorm of the rows, then slice j of q / k / v (one head's,
         j < NH: q into q_ptr (B2, C) float32; then keys, then values into the cache (L, 2, B2, NH,
         T, HS) at slot pos). EMBED (layer 0): the rows are first made from the embeddings (class
@@ -91,6 +98,11 @@ if triton is not None:
         rmask = rows < B2
         cols = tl.arange(0, C)
         dd = tl.arange(0, HS)
+        w = tl.load(w_ptr + cols[:, None] * (3 * C) + j * HS + dd[None, :])  # (C, HS)
+        bias = tl.load(b_ptr + j * HS + dd).to(tl.float32)
+        if PDL:  # the weights above are loaded while the kernel before finishes
+            gdc_launch_dependents()
+            gdc_wait()
         pos = tl.load(pos_ptr)
         if EMBED:
             y = tl.load(y_ptr + rows, mask=rmask, other=0)
@@ -105,8 +117,7 @@ if triton is not None:
         else:
             x = tl.load(x_ptr + rows[:, None] * C + cols[None, :], mask=rmask[:, None], other=0.0)
         h = _ln(x, lnw, lnb, eps, C).to(w_ptr.dtype.element_ty)
-        w = tl.load(w_ptr + cols[:, None] * (3 * C) + j * HS + dd[None, :])  # (C, HS)
-        out = tl.dot(h, w) + tl.load(b_ptr + j * HS + dd).to(tl.float32)[None, :]
+        out = tl.dot(h, w) + bias[None, :]
         m = rmask[:, None]
         if j < NH:
             tl.store(q_ptr + rows[:, None] * C + j * HS + dd[None, :], out, mask=m)
@@ -118,10 +129,14 @@ if triton is not None:
 
     @triton.jit
     def _attend(q_ptr, kv_ptr, a_ptr, pos_ptr, layer, B2, T, scale,
-                C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BT: tl.constexpr):
+                C: tl.constexpr, NH: tl.constexpr, HS: tl.constexpr, BT: tl.constexpr,
+                PDL: tl.constexpr = False):
         """One row's one head: softmax(q k^T * scale) v over slots 0..pos (online softmax)."""
         row = tl.program_id(0)
         head = tl.program_id(1)
+        if PDL:
+            gdc_launch_dependents()
+            gdc_wait()
         pos = tl.load(pos_ptr)
         dd = tl.arange(0, HS)
         q = tl.load(q_ptr + row * C + head * HS + dd) * scale
@@ -146,27 +161,35 @@ if triton is not None:
 
     @triton.jit
     def _residual(x_ptr, in_ptr, w_ptr, b_ptr, out_ptr, B2, K,
-                  C: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+                  C: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                  PDL: tl.constexpr = False):
         """Program (row block, column block): out[:, cols] = x[:, cols] + in @ W[:, cols] + b[cols],
         with in (B2, K) and W (K, C): the attention's output projection (K = C) or the MLP's
         second linear (K = hidden). out may be x (each program reads and writes its own block)."""
         rows = tl.program_id(0) * BM + tl.arange(0, BM)
         cols = tl.program_id(1) * BN + tl.arange(0, BN)
         rmask = rows < B2
-        acc = tl.zeros([BM, BN], tl.float32)
-        for k0 in range(0, K, BK):
+        bias = tl.load(b_ptr + cols).to(tl.float32)
+        kk = tl.arange(0, BK)
+        w0 = tl.load(w_ptr + kk[:, None] * C + cols[None, :])  # (BK, BN): the first block
+        if PDL:
+            gdc_launch_dependents()
+            gdc_wait()
+        a = tl.load(in_ptr + rows[:, None] * K + kk[None, :], mask=rmask[:, None], other=0.0)
+        acc = tl.dot(a.to(w0.dtype), w0)
+        for k0 in range(BK, K, BK):
             kk = k0 + tl.arange(0, BK)
             a = tl.load(in_ptr + rows[:, None] * K + kk[None, :], mask=rmask[:, None], other=0.0)
             wk = tl.load(w_ptr + kk[:, None] * C + cols[None, :])  # (BK, BN)
             acc += tl.dot(a.to(wk.dtype), wk)
         at = rows[:, None] * C + cols[None, :]
         x = tl.load(x_ptr + at, mask=rmask[:, None], other=0.0) + acc
-        tl.store(out_ptr + at, x + tl.load(b_ptr + cols).to(tl.float32)[None, :], mask=rmask[:, None])
+        tl.store(out_ptr + at, x + bias[None, :], mask=rmask[:, None])
 
     @triton.jit
     def _ln_linear(x_ptr, lnw, lnb, eps, w_ptr, b_ptr, out_ptr, B2, N,
                    C: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, GELU: tl.constexpr,
-                   BIAS: tl.constexpr):
+                   BIAS: tl.constexpr, PDL: tl.constexpr = False):
         """Program (row block, column block): out[:, cols] = f(LayerNorm(x) @ W[:, cols] + b),
         W (C, N); f = exact GELU (the MLP's first linear, out in the weights' dtype) or nothing
         (the head: logits, float32, no bias)."""
@@ -175,12 +198,17 @@ if triton is not None:
         rmask = rows < B2
         nmask = cols < N
         kk = tl.arange(0, C)
+        w = tl.load(w_ptr + kk[:, None] * N + cols[None, :], mask=nmask[None, :], other=0.0)
+        if BIAS:
+            bias = tl.load(b_ptr + cols, mask=nmask, other=0.0).to(tl.float32)
+        if PDL:
+            gdc_launch_dependents()
+            gdc_wait()
         x = tl.load(x_ptr + rows[:, None] * C + kk[None, :], mask=rmask[:, None], other=0.0)
         h = _ln(x, lnw, lnb, eps, C).to(w_ptr.dtype.element_ty)
-        w = tl.load(w_ptr + kk[:, None] * N + cols[None, :], mask=nmask[None, :], other=0.0)
         g = tl.dot(h, w)
         if BIAS:
-            g += tl.load(b_ptr + cols, mask=nmask, other=0.0).to(tl.float32)[None, :]
+            g += bias[None, :]
         if GELU:
             g = 0.5 * g * (1.0 + tl.erf(g * 0.7071067811865476))
         tl.store(out_ptr + rows[:, None] * N + cols[None, :], g.to(out_ptr.dtype.element_ty),
@@ -188,10 +216,13 @@ if triton is not None:
 
     @triton.jit
     def _sample(logits_ptr, u_ptr, pos_ptr, pixels_ptr, token_ptr, B, V, L, w, inv_temp,
-                CFG: tl.constexpr, VB: tl.constexpr):
+                CFG: tl.constexpr, VB: tl.constexpr, PDL: tl.constexpr = False):
         """Sample b's next token: guided log-probabilities (CFG: rows b and B + b), tempered,
         softmax, then the first index whose CDF reaches u * CDF[-1] (torch.searchsorted, left)."""
         b = tl.program_id(0)
+        if PDL:
+            gdc_launch_dependents()
+            gdc_wait()
         pos = tl.load(pos_ptr)
         cols = tl.arange(0, VB)
         vm = cols < V
@@ -225,8 +256,9 @@ class TritonStep:
 
     fused_sampling = True
     # launch parameters (block sizes are capped by the widths they tile): the best of those
-    # tools/triton_step_tune.py timed on an H200 (2026-12-01 g; none better by 2 % in h)
-    META = dict(attend_bt=64, attend_warps=1, qkv_warps=4,
+    # tools/triton_step_tune.py timed on an H200 (2026-12-01 g; none better by 2 % in h; in i, on a
+    # slower H200, PDL with attention blocks of 32 and 2 warps for q/k/v: 245 against 259 us a step)
+    META = dict(pdl=True, attend_bt=32, attend_warps=1, qkv_warps=2,
                 proj_bn=64, proj_bk=64, proj_warps=4, fc_bn=64, fc_warps=4, out_bn=64, out_bk=256,
                 out_warps=4, head_bn=64, head_warps=4)
 
@@ -274,26 +306,33 @@ class TritonStep:
         rb = triton.cdiv(B2, BM)
         token, y = token.contiguous(), y.contiguous()  # the kernels index them densely
         emb = (token, y, *self.emb)
+        pdl = self.pdl()
         for i, lw in enumerate(self.layers):
             _qkv[(rb, 3 * nh)](self.x, *lw["ln1"], *lw["qkv"], self.q, self.kv, pos, i, B2, T, *emb,
-                               C=C, NH=nh, HS=hs, BM=BM, EMBED=i == 0, num_warps=M["qkv_warps"])
+                               C=C, NH=nh, HS=hs, BM=BM, EMBED=i == 0, num_warps=M["qkv_warps"], **pdl)
             _attend[(B2, nh)](self.q, self.kv, self.a, pos, i, B2, T, self.scale, C=C, NH=nh, HS=hs, BT=bt,
-                              num_warps=M["attend_warps"])
+                              num_warps=M["attend_warps"], **pdl)
             _residual[(rb, C // pn)](self.x, self.a, *lw["proj"], self.xm, B2, C, C=C, BM=BM, BN=pn, BK=pk,
-                                     num_warps=M["proj_warps"])
+                                     num_warps=M["proj_warps"], **pdl)
             _ln_linear[(rb, H // fn)](self.xm, *lw["ln2"], *lw["fc"], self.g, B2, H, C=C, BM=BM, BN=fn,
-                                      GELU=True, BIAS=True, num_warps=M["fc_warps"])
+                                      GELU=True, BIAS=True, num_warps=M["fc_warps"], **pdl)
             _residual[(rb, C // on)](self.xm, self.g, *lw["out"], self.x, B2, H, C=C, BM=BM, BN=on, BK=ok,
-                                     num_warps=M["out_warps"])
+                                     num_warps=M["out_warps"], **pdl)
         _ln_linear[(rb, triton.cdiv(V, hn))](self.x, *self.ln_f, self.head, self.head, self.logits, B2, V,
                                               C=C, BM=BM, BN=hn, GELU=False, BIAS=False,
-                                              num_warps=M["head_warps"])
+                                              num_warps=M["head_warps"], **pdl)
         return self.logits
+
+    def pdl(self) -> dict:
+        """Launch arguments for programmatic dependent launch (META pdl; never in the interpreter):
+        each kernel then lets the next one start, which loads its weights, then waits for this
+        one's results (gdc_wait)."""
+        return dict(PDL=True, launch_pdl=True) if self.META["pdl"] and not interpreting() else {}
 
     def sample(self, logits, u, pos, pixels, token, B: int, w: float, cfg: bool, temperature: float) -> None:
         """The sampler's draw for every sample (see `_sample`): pixels[:, pos] and token set, then
         pos advanced (the step's end)."""
         V = self.V
         _sample[(B,)](logits, u, pos, pixels, token, B, V, u.shape[1], float(w), 1.0 / temperature,
-                      CFG=cfg, VB=triton.next_power_of_2(V))
+                      CFG=cfg, VB=triton.next_power_of_2(V), **self.pdl())
         pos.add_(1)
