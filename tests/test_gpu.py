@@ -235,3 +235,23 @@ def test_every_unet_form_makes_the_fp32_images_within_bf16(unet_cuda, form, monk
     fp32 = _fp32_images(unet_cuda, req, monkeypatch)
     _assert_within_bf16(first, fp32)
     assert first.std() > 20
+
+
+def test_seeded_uniforms_are_the_same_numbers_on_cuda():
+    """seeding.uniforms (the AR samplers' draws on CUDA) is exact integer arithmetic: the GPU's
+    numbers are the CPU's."""
+    from desktopgen.sampling import seeding
+
+    assert torch.equal(seeding.uniforms(9, 50, 196, "cuda").cpu(), seeding.uniforms(9, 50, 196, "cpu"))
+
+
+def test_memory_probe_reads_the_allocators_figures():
+    """MemoryProbe.read takes both figures from one statistics dict: they are what PyTorch's
+    getters say."""
+    from desktopgen.core.device import MemoryProbe
+
+    dev = torch.device("cuda")
+    probe = MemoryProbe(dev)
+    x = torch.empty(1 << 20, device=dev)
+    assert probe.read(force=True) == (torch.cuda.memory_allocated(dev), torch.cuda.max_memory_allocated(dev))
+    del x

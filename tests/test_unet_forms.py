@@ -66,6 +66,32 @@ def test_the_copy_is_kept_and_made_again_when_the_weights_change():
     assert graphs.copy_in(net, torch.float16) is not second  # another dtype: another copy
 
 
+def test_kept_weight_lists_follow_moves_updates_and_new_registrations():
+    """graphs.tensors lists a module's weights once (what capture keys and copies are made from):
+    the list must still say where the weights are after `.to()` moved them, what their in-place
+    versions are, and, after any parameter, buffer or submodule is registered or replaced, list
+    the module's weights as they are now."""
+    net = _randomised(UNet(UNetConfig(**TINY)))
+
+    def fresh():
+        return [*net.parameters(), *net.buffers()]
+
+    assert graphs.tensors(net) is graphs.tensors(net)  # kept
+    ptrs, vers = graphs.storage(net), graphs.versions(net)
+    assert ptrs == tuple(t.data_ptr() for t in fresh())
+    net.to(memory_format=torch.channels_last)  # moves the 4-d weights
+    assert graphs.storage(net) != ptrs and graphs.storage(net) == tuple(t.data_ptr() for t in fresh())
+    with torch.no_grad():
+        net.stem.weight.add_(1.0)
+    assert graphs.versions(net) != vers
+    net.stem.weight = torch.nn.Parameter(net.stem.weight.detach().clone())  # replaced
+    assert any(t is net.stem.weight for t in graphs.tensors(net))
+    assert [id(t) for t in graphs.tensors(net)] == [id(t) for t in fresh()]
+    net.register_buffer("extra", torch.zeros(3))
+    net.head = torch.nn.Linear(2, 2)  # a new submodule
+    assert [id(t) for t in graphs.tensors(net)] == [id(t) for t in fresh()]
+
+
 def test_on_the_cpu_the_model_and_its_precision_stay_as_they_are():
     net = UNet(UNetConfig(**TINY))
     for form in graphs.UNET_FORMS:

@@ -2,7 +2,8 @@
 
 A generator function like the diffusion samplers: one StepEvent per pixel, a RunResult at the
 end, close() cancels. Randomness is one uniform number per pixel drawn up front from each
-sample's own stream, turned into a token by inverse-CDF sampling, so sample i depends only on
+sample's own stream (on CUDA a counter-based hash computed there, `seeding.uniforms`; elsewhere a
+CPU generator per sample), turned into a token by inverse-CDF sampling, so sample i depends only on
 (seed, i) and the step has fixed shapes; on CUDA the whole step is captured once as a CUDA graph.
 Elsewhere (the CPU) `step_at` takes the position as a Python int and attends to the filled part of
 the cache only: the same numbers, less work (tests/test_speed_paths.py).
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from desktopgen.core.device import MemoryProbe, synchronize
+from desktopgen.core.device import MemoryProbe, host_to, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
@@ -38,10 +39,12 @@ class _Decoder:
         self.model, self.w, self.B = model, w, B
         self.temperature, self.top_k = req.temperature, req.top_k
         self.cfg = guidance.doubles(w)
-        self.y = guidance.labels_for(torch.tensor(req.labels(), device=device), c.num_classes, w)
+        self.y = guidance.labels_for(host_to(torch.tensor(req.labels()), device), c.num_classes, w)
         self._cache, self._new_cache = None, (model.new_cache, len(self.y), device)
-        gens = seeding.generators(req.seed, B, req.first_index)
-        self.u = seeding.rand(gens, (c.seq_len,), device)  # (B, 784): one uniform per pixel
+        if device.type == "cuda":  # (B, 784): one uniform per pixel; hashed on the GPU there
+            self.u = seeding.uniforms(req.seed, B, c.seq_len, device, req.first_index)
+        else:  # (each sample's own CPU generator: the figures and tests before 2026-12-02 i)
+            self.u = seeding.rand(seeding.generators(req.seed, B, req.first_index), (c.seq_len,), device)
         self.pixels = torch.zeros(B, c.seq_len, dtype=torch.long, device=device)
         self.token = torch.zeros(len(self.y), dtype=torch.long, device=device)
         self.pos = torch.zeros(1, dtype=torch.long, device=device)
@@ -137,9 +140,8 @@ def _step_graph(dec: _Decoder, device) -> tuple[_Decoder, torch.cuda.CUDAGraph |
     from desktopgen.nets.triton_step import TritonStep
 
     model = dec.model
-    version = sum(p._version for p in model.parameters())
     key = (dec.B, dec.w, dec.temperature, dec.top_k, str(device), KVCache.LEAN, KVCache.TRITON,
-           tuple(sorted(TritonStep.META.items())), graphs.storage(model), version)
+           tuple(sorted(TritonStep.META.items())), graphs.storage(model), graphs.versions(model))
     reused, graph = graphs.keep(_graphs, model, key, lambda: (dec, _capture(dec, device)))
     if reused is not dec:
         reused.load(dec)

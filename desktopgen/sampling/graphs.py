@@ -77,11 +77,45 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
     return keep(_captures, owner, key, lambda: capture(fn, args, memory_format))
 
 
+# Each module's parameters and buffers as one list, made once: walking a module tree costs ~0.3 ms
+# for the token AR's 88 modules, and a run asks twice (its graph's key, the decode's), ~1.5 ms of a
+# 50 ms token-AR run on an H200 (tools/token_run_timeline.py). Any parameter, buffer or submodule
+# registered anywhere forgets every list (PyTorch's global registration hooks); so does a
+# conversion that replaces parameters (torch.__future__'s overwrite flag: no list is kept then).
+_tensor_lists: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forget_tensor_lists(*_args) -> None:
+    _tensor_lists.clear()  # (a registration hook that returns None changes nothing)
+
+
+torch.nn.modules.module.register_module_parameter_registration_hook(_forget_tensor_lists)
+torch.nn.modules.module.register_module_buffer_registration_hook(_forget_tensor_lists)
+torch.nn.modules.module.register_module_module_registration_hook(_forget_tensor_lists)
+
+
+def tensors(owner: torch.nn.Module) -> list[torch.Tensor]:
+    """owner's parameters, then its buffers (as owner.parameters() and owner.buffers() give them),
+    listed once per module (see _tensor_lists)."""
+    kept = _tensor_lists.get(owner)
+    if kept is None:
+        kept = [*owner.parameters(), *owner.buffers()]
+        if not torch.__future__.get_overwrite_module_params_on_conversion():
+            _tensor_lists[owner] = kept
+    return kept
+
+
 def storage(owner: torch.nn.Module) -> tuple[int, ...]:
     """Where the network's weights live. A capture reads its weights from these addresses, so a
     network whose weights moved (`.to(memory_format=...)` or `.to(dtype)` in place) must be
     captured again, never replayed from the old addresses (freed memory)."""
-    return tuple(t.data_ptr() for t in (*owner.parameters(), *owner.buffers()))
+    return tuple(t.data_ptr() for t in tensors(owner))
+
+
+def versions(owner: torch.nn.Module) -> tuple[int, ...]:
+    """The in-place version counters of the network's weights: a copy or capture made from them
+    is stale once one has changed (an optimiser step, load_state_dict, copy_)."""
+    return tuple(t._version for t in tensors(owner))
 
 
 def keep(store: weakref.WeakKeyDictionary, owner, key, make: Callable):
@@ -202,8 +236,7 @@ def in_form(model: torch.nn.Module, device: torch.device, amp: torch.dtype | Non
 def copy_in(model: torch.nn.Module, dtype: torch.dtype, layout=torch.preserve_format) -> torch.nn.Module:
     """A copy of `model` in `dtype` and `layout`, kept per model (so that its CUDA graph captures
     are reused run after run) and made again when the model's weights have changed in place."""
-    versions = tuple(p._version for p in model.parameters())  # in-place updates bump these
-    key = (dtype, layout, versions)
+    key = (dtype, layout, versions(model))  # in-place updates bump these
     kept = _copies.setdefault(model, {})
     if key not in kept:
         kept.clear()  # an older copy (other form, older weights) goes with its captures

@@ -185,19 +185,19 @@ def sample(
             if step == total or spent <= PREVIEW_SHARE * (now - t0):
                 preview = image(torch.where(filled, dec.pixels, fill))
                 spent += time.perf_counter() - now
-        mem, peak = probe.read()
+        mem, peak = probe.read(force=step == total)  # (the last: the run's peak, decode included)
         yield StepEvent(
             family="ar", step=step, total=total, elapsed=time.perf_counter() - t0,
             preview=preview, position=None, mem_allocated=mem, mem_peak=peak,
             mem_kind=probe.kind, tokens=tokens,
         )
     synchronize(device)
-    codes = dec.pixels.view(req.batch, grid, grid)
-    images = preview  # the last step always decodes the finished grid
+    images = preview  # the last step always decodes the finished grid ...
+    codes = tokens.copy()  # ... and copies it to the host: every code filled, int32
     return RunResult(
         family="ar", images=images, labels=np.asarray(req.labels(), np.int64), steps=step,
-        elapsed=time.perf_counter() - t0, peak_memory=probe.read(force=True)[1], mem_kind=probe.kind,
+        elapsed=time.perf_counter() - t0, peak_memory=peak, mem_kind=probe.kind,
         device=str(device), extra={"cuda_graph": graph is not None, "blank_code": blank,
                                    "decode": "filled cache" if filled_path else "static cache",
-                                   "tokens": codes.to(torch.int32).cpu().numpy()},
+                                   "tokens": codes},
     )
