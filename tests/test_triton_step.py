@@ -56,6 +56,19 @@ def test_supports_the_shipped_shapes_and_not_others():
     assert not triton_step.supports(odd)
 
 
+def test_programmatic_dependent_launch_only_where_the_gpu_has_it(monkeypatch):
+    """PDL's instructions exist from compute capability 9.0 (Hopper): an older GPU (or the CPU,
+    or the interpreter) launches the kernels plainly."""
+    cuda = torch.device("cuda", 0)
+    assert not triton_step.pdl_supported(torch.device("cpu"))
+    monkeypatch.setattr(triton_step, "interpreting", lambda: False)
+    for capability, want in (((8, 6), False), ((9, 0), True), ((10, 0), True)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert triton_step.pdl_supported(cuda) is want
+    monkeypatch.setattr(triton_step, "interpreting", lambda: True)
+    assert not triton_step.pdl_supported(cuda)
+
+
 @pytest.mark.skipif(not CPU, reason="the interpreter's float32 run (CPU machines)")
 @pytest.mark.parametrize("name,rows,bt", [("pixel", 1, 8), ("pixel", 17, 64), ("token", 1, 64),
                                          ("token", 17, 8)])

@@ -13,9 +13,10 @@ columns, or one row and head):
 - `_sample` (the sampler's draw, ar._Decoder.step): guidance on log-probabilities, temperature,
   the inverse-CDF draw with the run's uniforms, tokens written. Top-k and inpainting keep the
   PyTorch draw on these logits.
-Each kernel is launched with programmatic dependent launch (PDL, on CUDA): it lets the next kernel
-start at once, and waits for the one before only after loading its own weights (gdc_wait), so the
-weights' loads overlap the kernel before (the same bits: tests/test_triton_step.py, on a GPU).
+Each kernel is launched with programmatic dependent launch (PDL, on Hopper and later GPUs:
+`pdl_supported`): it lets the next kernel start at once, and waits for the one before only after
+loading its own weights (gdc_wait), so the weights' loads overlap the kernel before (the same
+bits: tests/test_triton_step.py, on a GPU).
 Tried and dropped (benchmarks/results/h200-2026-12-01g, h200-2026-12-02i): one kernel a layer over
 16-row blocks (13 programs: slower than StaticStep), the projection fused into the MLP's first
 kernel, PDL waiting before any load, q/k/v fused with the attention (2 or 4 kernels a layer: 1.3-1.9x
@@ -57,6 +58,14 @@ def available(device_type: str) -> bool:
     if triton is None:
         return False
     return device_type == "cuda" or interpreting()
+
+
+def pdl_supported(device: torch.device) -> bool:
+    """Whether the kernels may use programmatic dependent launch on `device`: CUDA GPUs of compute
+    capability 9.0 (Hopper) and later, where its instructions exist; never in the interpreter."""
+    if device.type != "cuda" or interpreting():
+        return False
+    return torch.cuda.get_device_capability(device) >= (9, 0)
 
 
 def supports(model) -> bool:
@@ -270,6 +279,7 @@ class TritonStep:
         self.kv = cache.joined()
         self.B2 = self.kv.shape[2]
         dev = self.kv.device
+        self.pdl_ok = pdl_supported(dev)
         wdt = model.head.weight.dtype  # the matmuls' operands
 
         def t(w):  # (out, in) -> (in, out), contiguous, in the matmul dtype
@@ -324,10 +334,10 @@ class TritonStep:
         return self.logits
 
     def pdl(self) -> dict:
-        """Launch arguments for programmatic dependent launch (META pdl; never in the interpreter):
+        """Launch arguments for programmatic dependent launch (META pdl, where `pdl_supported`):
         each kernel then lets the next one start, which loads its weights, then waits for this
         one's results (gdc_wait)."""
-        return dict(PDL=True, launch_pdl=True) if self.META["pdl"] and not interpreting() else {}
+        return dict(PDL=True, launch_pdl=True) if self.META["pdl"] and self.pdl_ok else {}
 
     def sample(self, logits, u, pos, pixels, token, B: int, w: float, cfg: bool, temperature: float) -> None:
         """The sampler's draw for every sample (see `_sample`): pixels[:, pos] and token set, then
