@@ -82,6 +82,7 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
 # 50 ms token-AR run on an H200 (tools/token_run_timeline.py). Any parameter, buffer or submodule
 # registered anywhere forgets every list (PyTorch's global registration hooks); so does a
 # conversion that replaces parameters (torch.__future__'s overwrite flag: no list is kept then).
+# Not seen: a tensor put into a module's `_parameters` or `_buffers` dict directly, bypassing both.
 _tensor_lists: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
