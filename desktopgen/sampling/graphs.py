@@ -78,8 +78,9 @@ def cached(owner: torch.nn.Module, fn: Callable[..., torch.Tensor], args: tuple[
 
 
 # Each module's parameters and buffers as one list, made once: walking a module tree costs ~0.3 ms
-# for the token AR's 88 modules, and a run asks twice (its graph's key, the decode's), ~1.5 ms of a
-# 50 ms token-AR run on an H200 (tools/token_run_timeline.py). Any parameter, buffer or submodule
+# for the token AR's 88 modules, and a run asks twice (its graph's key, the decode's): listed once,
+# those two took 0.23 and 0.42 ms instead of 0.91 and 0.71 of a 52 ms token-AR run on an H200
+# (tools/token_run_timeline.py, 2026-12-02 i). Any parameter, buffer or submodule
 # registered anywhere forgets every list (PyTorch's global registration hooks); so does a
 # conversion that replaces parameters (torch.__future__'s overwrite flag: no list is kept then).
 # Not seen: a tensor put into a module's `_parameters` or `_buffers` dict directly, bypassing both.
