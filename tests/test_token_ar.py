@@ -337,3 +337,106 @@ def test_decode_form_comes_from_the_environment_and_a_bad_one_falls_back(monkeyp
     assert sum("int4" in r.getMessage() for r in caplog.records) == 1
     monkeypatch.delenv("DESKTOPGEN_DECODE_FORM")
     assert token_sampler.decode_form() == "bf16-cl"
+
+
+def test_distill_loss_is_hard_cross_entropy_plus_the_teachers_share():
+    """weight w: (1 - w) x CE(true code) + w x (KL(teacher || student) + H(teacher)); its gradient
+    on the logits is softmax(student) minus the mixed target (break-checked: dropping the
+    teacher's term or flipping its sign fails here)."""
+    from desktopgen.train.token_recipes import distill_loss
+
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(3, 5, 11, generator=g, requires_grad=True)
+    t = torch.randn(3, 5, 11, generator=g)
+    codes = torch.randint(0, 11, (3, 5), generator=g)
+    ce = torch.nn.functional.cross_entropy(s.reshape(-1, 11), codes.reshape(-1))
+    assert torch.allclose(distill_loss(s, t, codes, 0.0), ce)
+    pt, ps = t.softmax(-1), s.softmax(-1)
+    kl_plus_h = (pt * (pt.log() - ps.log())).sum(-1).mean() - (pt * pt.log()).sum(-1).mean()
+    w = 0.8
+    loss = distill_loss(s, t, codes, w)
+    assert torch.allclose(loss, (1 - w) * ce + w * kl_plus_h, atol=1e-6)
+    loss.backward()
+    target = w * pt + (1 - w) * torch.nn.functional.one_hot(codes, 11)
+    assert torch.allclose(s.grad, (ps - target) / 15, atol=1e-6)
+
+
+def test_teacher_blocks_are_evenly_spaced_from_the_first():
+    from desktopgen.train.token_recipes import teacher_blocks
+
+    assert teacher_blocks(8, 4) == [0, 2, 4, 6]
+    assert teacher_blocks(8, 3) == [0, 2, 5]
+    assert teacher_blocks(4, 4) == [0, 1, 2, 3]
+
+
+def test_a_student_starts_from_its_teacher_and_learns_its_distribution(models_root, tmp_path,
+                                                                       monkeypatch):
+    """`train token-ar --teacher`: a student of the same width starts from the teacher's
+    embeddings, head and blocks 0 and 2 (of 4); one of another width trained with weight 1 on the
+    teacher's distribution comes closer to it; a teacher over other codes is refused."""
+    from desktopgen.train.loop import TrainConfig, train
+    from desktopgen.train.token_recipes import TokenARRecipe
+
+    monkeypatch.setenv("DESKTOPGEN_MODELS", str(tmp_path))
+    for name in ("tiny-tok",):
+        import shutil
+
+        shutil.copytree(models_root / name, tmp_path / name)
+    torch.manual_seed(1)
+    teacher = nets.build("token_ar", {**TINY_AR, "n_layer": 4})
+    checkpoints.save_model(teacher, tmp_path / "teacher", {"model": "token-ar"})
+    teacher, _ = checkpoints.load_model("teacher")
+    teacher = teacher.float().eval()
+
+    recipe = TokenARRecipe("cpu")
+    recipe.teacher_name, recipe.distill = "teacher", 0.8
+    config = nets.check_config("token_ar", {**TINY_AR, "n_layer": 2})
+    recipe._load_teacher(config)
+    student = nets.build("token_ar", config)
+    ema = nets.build("token_ar", config)
+    recipe.start(student, ema)
+    for net in (student, ema):
+        sd, td = net.state_dict(), teacher.state_dict()
+        assert torch.equal(sd["tok_emb.weight"], td["tok_emb.weight"])
+        assert torch.equal(sd["head.weight"], td["head.weight"])
+        assert torch.equal(sd["blocks.1.qkv.weight"], td["blocks.2.qkv.weight"])
+        assert torch.equal(sd["blocks.0.mlp.2.weight"], td["blocks.0.mlp.2.weight"])
+    assert recipe.card_extra["teacher"]["init_blocks"] == [0, 2]
+
+    images = torch.as_tensor(__import__("desktopgen.data.fmnist", fromlist=["load"]).load("train")[0][:64])
+    tok, _ = checkpoints.load_model("tiny-tok")
+    from desktopgen.train.token_recipes import encode_all
+
+    codes = encode_all(tok, images)
+    y = torch.arange(64) % 10
+
+    def kl(model) -> float:
+        with torch.no_grad():
+            pt = teacher(codes, y).float().log_softmax(-1)
+            ps = model.float().eval()(codes, y).float().log_softmax(-1)
+            return float((pt.exp() * (pt - ps)).sum(-1).mean())
+
+    arch = {**TINY_AR, "n_layer": 1, "n_embd": 16}
+    common = dict(steps=40, batch=16, limit=256, device="cpu", warmup=1, ema=0.5, lr=3e-3,
+                  checkpoint_every=1000, arch=arch)
+    torch.manual_seed(0)
+    fresh = nets.build("token_ar", nets.check_config("token_ar", arch))
+    card = train(TrainConfig(model="token-ar", out=str(tmp_path / "student"), teacher="teacher",
+                             distill=1.0, **common))
+    assert card["teacher"]["model"] == "teacher" and card["teacher"]["init_blocks"] is None
+    student, _ = checkpoints.load_model("student")
+    assert kl(student) < 0.7 * kl(fresh), (kl(fresh), kl(student))
+
+    other = nets.build("token_ar", {**TINY_AR, "vocab": 64})
+    checkpoints.save_model(other, tmp_path / "other", {"model": "token-ar"})
+    with pytest.raises(nets.ConfigError, match="must agree"):
+        train(TrainConfig(model="token-ar", out=str(tmp_path / "bad"), teacher="other", **common))
+    with pytest.raises(ValueError, match="--teacher is for train token-ar"):
+        train(TrainConfig(model="maskgit", out=str(tmp_path / "bad"), teacher="teacher", steps=1))
+
+
+def test_cli_distill_needs_a_teacher(capsys):
+    from desktopgen.cli import main
+
+    assert main(["train", "token-ar", "--out", "/nonexistent/x", "--distill", "0.5"]) == 2
+    assert "--distill needs --teacher" in capsys.readouterr().err

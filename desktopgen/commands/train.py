@@ -31,6 +31,12 @@ def register(subparsers) -> None:
     t.add_argument("--adversarial", type=number(float, 0, 10, "adversarial"), default=0.0,
                    help="tokenizer-decoder, video-decoder: weight of a GAN loss beside the "
                         "reconstruction (0: none)")
+    t.add_argument("--teacher", default="",
+                   help="token-ar: a trained token AR to distil from (same tokenizer); the new "
+                        "model starts from its embeddings, head and evenly spaced blocks")
+    t.add_argument("--distill", type=number(float, 0, 1, "distill"), default=None,
+                   help="with --teacher: the weight of the teacher's distribution in the target "
+                        "(the rest on the true code; default 0.8)")
     t.add_argument("--tokenizer", default=None,
                    help="token-ar: the tokenizer model folder (same as --arch '{\"tokenizer\": ...}')")
 
@@ -49,6 +55,8 @@ def run(a: argparse.Namespace) -> int:
         if isinstance(arch, dict):  # anything else is refused by check_arch below
             arch = {**arch, "tokenizer": a.tokenizer}
 
+    if a.distill is not None and not a.teacher:
+        raise UsageError("--distill needs --teacher")
     from desktopgen import nets
     from desktopgen.train.recipes import check_arch
 
@@ -61,5 +69,6 @@ def run(a: argparse.Namespace) -> int:
     train(TrainConfig(model=a.model, out=a.out, data=a.data, steps=a.steps, minutes=a.minutes,
                       batch=a.batch, lr=a.lr, checkpoint_every=a.checkpoint_every, seed=a.seed,
                       device=a.device, resume=a.resume, arch=arch, limit=a.limit,
-                      init_from=a.init_from, adversarial=a.adversarial))
+                      init_from=a.init_from, adversarial=a.adversarial, teacher=a.teacher,
+                      distill=0.8 if a.distill is None else a.distill))
     return 0

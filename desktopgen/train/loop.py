@@ -50,6 +50,8 @@ class TrainConfig:
     limit: int = 0  # use only the first `limit` training images (0 = all); for smoke tests
     init_from: str = ""  # start from this model folder's weights (fine-tuning; fresh optimiser)
     adversarial: float = 0.0  # tokenizer-decoder: weight of the GAN loss (0 = none)
+    teacher: str = ""  # token-ar: a trained token AR to distil from (its model folder)
+    distill: float = 0.8  # with a teacher: the weight of its distribution in the target
 
 
 def _init_from(name: str, saved, arch: str, model, ema) -> None:
@@ -206,10 +208,14 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.adversarial and "adversarial" not in getattr(RECIPES[cfg.model], "options", ()):
         raise ValueError(f"--adversarial is for train tokenizer-decoder and video-decoder, "
                          f"not {cfg.model}")
+    if cfg.teacher and "teacher" not in getattr(RECIPES[cfg.model], "options", ()):
+        raise ValueError(f"--teacher is for train token-ar, not {cfg.model}")
     device, rank, world = _setup_distributed(cfg.device)
     recipe = RECIPES[cfg.model](device)
     if cfg.adversarial:
         recipe.adversarial = cfg.adversarial
+    if cfg.teacher:
+        recipe.teacher_name, recipe.distill = cfg.teacher, cfg.distill
     d = recipe.defaults
     batch = cfg.batch or d["batch"]
     lr = cfg.lr or d["lr"]
@@ -250,6 +256,8 @@ def train(cfg: TrainConfig) -> dict:
     elif init_model is not None and not resuming:
         _init_from(cfg.init_from, init_model, recipe.arch, model, ema)
         log(f"starting from the weights of {cfg.init_from} ({init_card.get('steps', '?')} steps)")
+    elif hasattr(recipe, "start") and not resuming:  # e.g. a student from its teacher's layers
+        recipe.start(model, ema)
     model.train()
     if hasattr(recipe, "setup"):  # e.g. freeze part of the network, build a discriminator
         recipe.setup(model)

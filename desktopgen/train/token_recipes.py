@@ -5,6 +5,12 @@ random shifts and, one step in four, garments placed anywhere on a 48x48 black c
 video frames it will also tokenise). `desktopgen train token-ar` encodes the train set once with
 the frozen tokenizer its config names (`--arch '{"tokenizer": "NAME"}'`, or `--tokenizer NAME`)
 and learns next-token cross-entropy over those codes.
+
+With `--teacher NAME` a (smaller) token AR learns from a trained one as well (knowledge
+distillation, Hinton et al. 2015): its target at each position is `--distill` x the teacher's
+next-token distribution (given the same codes and the same, sometimes dropped, class) plus the rest
+on the true code, and it starts from the teacher's embeddings, head and evenly spaced blocks
+(DistilBERT's initialisation) where the widths match.
 """
 
 from __future__ import annotations
@@ -67,14 +73,75 @@ def encode_all(tokenizer, images: torch.Tensor, batch: int = 2000) -> torch.Tens
     return torch.cat(out)
 
 
+def teacher_blocks(n_teacher: int, n_student: int) -> list[int]:
+    """The teacher's blocks a student of `n_student` blocks starts from: evenly spaced from the
+    first (8 -> 4: 0, 2, 4, 6)."""
+    return [i * n_teacher // n_student for i in range(n_student)]
+
+
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, codes: torch.Tensor,
+                 weight: float) -> torch.Tensor:
+    """Cross-entropy against `weight` x softmax(teacher) + (1 - weight) x one-hot(codes), averaged
+    over positions: the hard loss plus `weight` x (KL(teacher || student) + the teacher's entropy)
+    less the hard loss. The gradient is the student's softmax minus that mixed target."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    soft = -(F.softmax(teacher_logits.float(), dim=-1) * logp).sum(-1).mean()
+    hard = F.nll_loss(logp.reshape(-1, logp.shape[-1]), codes.reshape(-1))
+    return weight * soft + (1 - weight) * hard
+
+
 class TokenARRecipe:
-    """Next-token cross-entropy over the tokenizer's codes (the train set encoded once)."""
+    """Next-token cross-entropy over the tokenizer's codes (the train set encoded once), or with
+    `--teacher` a mix of it and the teacher's distribution (see the module docstring)."""
 
     arch = "token_ar"
     defaults = {"batch": 256, "lr": 6e-4, "ema": 0.999, "weight_decay": 0.05}
+    options = ("teacher",)
 
     def __init__(self, device):
         self.device = device
+        self.teacher_name, self.distill = "", 0.0
+        self.teacher = None
+        self.card_extra: dict = {}
+
+    def _load_teacher(self, config: dict) -> None:
+        from desktopgen.core import checkpoints
+
+        teacher, card = checkpoints.load_model(self.teacher_name, self.device)
+        if not isinstance(teacher, nets.TokenAR):
+            raise nets.ConfigError(f"--teacher {self.teacher_name!r} is a {type(teacher).__name__}, "
+                                   f"not a token AR")
+        tc = teacher.config
+        mine = {k: config[k] for k in ("tokenizer", "vocab", "seq_len", "num_classes")}
+        theirs = {k: getattr(tc, k) for k in mine}
+        if mine != theirs:
+            raise nets.ConfigError(f"--teacher {self.teacher_name!r} models {theirs}, "
+                                   f"this run {mine}: they must agree")
+        self.teacher = teacher.float().eval().requires_grad_(False)
+        self.card_extra = {"teacher": {
+            "model": self.teacher_name, "sha256": card.get("sha256"), "distill": self.distill,
+            "n_layer": tc.n_layer, "n_embd": tc.n_embd,
+            "init_blocks": teacher_blocks(tc.n_layer, config["n_layer"])
+            if tc.n_embd == config["n_embd"] else None}}
+
+    def start(self, model, ema) -> None:
+        """A fresh (not resumed) run with a teacher of the same width: copy its embeddings, final
+        norm, head and evenly spaced blocks into `model` and `ema`."""
+        if self.teacher is None or self.teacher.config.n_embd != model.config.n_embd:
+            return
+        picks = teacher_blocks(self.teacher.config.n_layer, model.config.n_layer)
+        state = {}
+        for k, v in self.teacher.state_dict().items():
+            if not k.startswith("blocks."):
+                state[k] = v
+                continue
+            _, i, rest = k.split(".", 2)
+            for j, t in enumerate(picks):
+                if int(i) == t:
+                    state[f"blocks.{j}.{rest}"] = v
+        with torch.no_grad():
+            for net in (model, ema):
+                net.load_state_dict(state)
 
     def prepare(self, images: torch.Tensor, labels: torch.Tensor, config: dict):
         """The loop's data, once: uint8 images -> their codes under the frozen tokenizer named by
@@ -86,6 +153,8 @@ class TokenARRecipe:
             raise nets.ConfigError(f"tokenizer {config['tokenizer']!r} is a "
                                    f"{type(tokenizer).__name__}, not a tokenizer")
         codes = encode_all(tokenizer, images)
+        if self.teacher_name:
+            self._load_teacher(config)
         if tokenizer.codebook_size != config["vocab"] or codes.shape[1] != config["seq_len"]:
             raise nets.ConfigError(
                 f"tokenizer {config['tokenizer']!r} makes {codes.shape[1]} codes of "
@@ -96,4 +165,8 @@ class TokenARRecipe:
     def loss(self, model, codes, labels, gen):
         y = drop_labels(labels, nets.TokenARConfig.num_classes, gen)
         logits = model(codes, y).float()
+        if self.teacher is not None:
+            with torch.no_grad():
+                teacher_logits = self.teacher(codes, y)
+            return distill_loss(logits, teacher_logits, codes, self.distill)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
