@@ -153,7 +153,7 @@ def test_default_model_and_a_missing_one_are_named(monkeypatch, tmp_path):
     with pytest.raises(checkpoints.ModelNotFoundError, match="desktopgen train token-ar"):
         sampling.load("ar", "", "cpu", sampler="tokens")
     req = sampling.with_defaults(SampleRequest(family="ar", sampler="tokens"))
-    assert (req.model, req.steps, req.guidance) == ("fmnist-token-ar-14", 196, 1.4)
+    assert (req.model, req.steps, req.guidance) == ("fmnist-token-ar-14-6", 196, 1.4)
 
 
 def test_a_token_model_naming_a_non_tokenizer_is_refused(models_root, monkeypatch, tmp_path):
@@ -267,7 +267,7 @@ def test_cli_inpaint_with_the_token_sampler_loads_the_token_model_by_default(mod
 
     root = tmp_path / "models"
     shutil.copytree(models_root / "tiny-tok", root / "tiny-tok")
-    shutil.copytree(models_root / "tiny-token-ar", root / "fmnist-token-ar-14")  # the table's default
+    shutil.copytree(models_root / "tiny-token-ar", root / "fmnist-token-ar-14-6")  # the table's default
     monkeypatch.setenv("DESKTOPGEN_MODELS", str(root))
     np.savez(tmp_path / "in.npz", images=fmnist.load("test")[0][:1])
     assert main(["inpaint", "--family", "ar", "--sampler", "tokens", "--images", str(tmp_path / "in.npz"),
@@ -402,6 +402,14 @@ def test_a_student_starts_from_its_teacher_and_learns_its_distribution(models_ro
         assert torch.equal(sd["blocks.1.qkv.weight"], td["blocks.2.qkv.weight"])
         assert torch.equal(sd["blocks.0.mlp.2.weight"], td["blocks.0.mlp.2.weight"])
     assert recipe.card_extra["teacher"]["init_blocks"] == [0, 2]
+    codes = torch.randint(0, 1000, (4, 49), generator=torch.Generator().manual_seed(3))
+    labels = torch.arange(4)
+    losses = []
+    for w in (0.0, 0.8):  # at 0 the teacher only starts the student: plain cross-entropy
+        recipe.distill = w
+        losses.append(recipe.loss(student.train(), codes, labels, torch.Generator().manual_seed(0)))
+    plain = TokenARRecipe("cpu").loss(student, codes, labels, torch.Generator().manual_seed(0))
+    assert torch.equal(losses[0], plain) and not torch.allclose(losses[1], plain)
 
     images = torch.as_tensor(__import__("desktopgen.data.fmnist", fromlist=["load"]).load("train")[0][:64])
     tok, _ = checkpoints.load_model("tiny-tok")

@@ -165,7 +165,7 @@ class TokenARRecipe:
     def loss(self, model, codes, labels, gen):
         y = drop_labels(labels, nets.TokenARConfig.num_classes, gen)
         logits = model(codes, y).float()
-        if self.teacher is not None:
+        if self.teacher is not None and self.distill > 0:  # (at 0 the teacher only starts it)
             with torch.no_grad():
                 teacher_logits = self.teacher(codes, y)
             return distill_loss(logits, teacher_logits, codes, self.distill)
