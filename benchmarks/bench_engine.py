@@ -199,7 +199,7 @@ def main():
         else:
             row("pixel AR g=1.5, before: static masked cache", b,
                 bench(ar_run(req, filled_cache=False), 784, b, dev, a.repeat))
-    if shipped("fmnist-token-ar-14"):
+    if shipped("fmnist-token-ar-14-6"):
         token_rows(a, dev, batches)
     if a.reference:
         reference(a, dev, dm, am, fm, fm_name, diff_run, ar_run, flow_run)

@@ -209,5 +209,5 @@ def test_sequence_length_reads_a_raster_models_steps_from_its_config(tmp_path):
     assert checkpoints.sequence_length(str(tmp_path / "none")) == 0
     (tmp_path / "tok" / "config.json").write_text('{"arch": "token_ar", "config": {"seq_len": "196"}}')
     assert checkpoints.sequence_length(str(tmp_path / "tok")) == 0
-    assert checkpoints.sequence_length("fmnist-token-ar-14") == 196  # the shipped default token model
+    assert checkpoints.sequence_length("fmnist-token-ar-14-6") == 196  # the shipped default token model
     assert checkpoints.sequence_length("fmnist-token-ar") == 49

@@ -32,7 +32,7 @@ from desktopgen.gui.workers import running_threads
 TINY = {
     "fmnist-tokenizer": ("tokenizer", {"channels": 8, "blocks": 0}),  # FSQ, 1000 codes
     "fmnist-tokenizer-14": ("tokenizer", {"channels": 8, "blocks": 0, "down": 2}),  # 14x14 codes
-    "fmnist-token-ar-14": ("token_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0,
+    "fmnist-token-ar-14-6": ("token_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0,
                                         "seq_len": 196, "tokenizer": "fmnist-tokenizer-14"}),
     "fmnist-token-ar": ("token_ar", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0}),  # 7x7
     "fmnist-maskgit": ("maskgit", {"n_layer": 1, "n_head": 2, "n_embd": 32, "dropout": 0.0}),
@@ -137,7 +137,7 @@ def test_ar_sampler_list_offers_pixels_tokens_and_maskgit_each_with_its_model(qt
     qtbot.addWidget(panel)
     combo = panel.sampler_combo["ar"]
     assert [combo.itemData(i) for i in range(combo.count())] == ["pixel", "tokens", "maskgit"]
-    for name, model in (("tokens", "fmnist-token-ar-14"), ("maskgit", "fmnist-maskgit"),
+    for name, model in (("tokens", "fmnist-token-ar-14-6"), ("maskgit", "fmnist-maskgit"),
                         ("pixel", "fmnist-pixel-ar"), ("maskgit", "fmnist-maskgit")):
         choose(combo, name)
         spec = samplers.get_sampler(name)
@@ -153,7 +153,7 @@ def test_ar_sampler_list_offers_pixels_tokens_and_maskgit_each_with_its_model(qt
     choose(panel.model_combo["ar"], "fmnist-token-ar")  # the 7x7 model fixes 49 steps, and says so
     assert combo.currentData() == "tokens" and not steps.isEnabled() and steps.value() == 49
     assert panel.guidance_spin["ar"].value() == 2.0  # the table's default at 49 steps
-    choose(panel.model_combo["ar"], "fmnist-token-ar-14")
+    choose(panel.model_combo["ar"], "fmnist-token-ar-14-6")
     assert steps.value() == 196 and panel.guidance_spin["ar"].value() == 1.4
     assert "token" in panel.temperature_spin.toolTip() and "codes" in panel.topk_spin.toolTip()
     choose(combo, "pixel")

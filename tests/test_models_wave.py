@@ -11,7 +11,8 @@ from desktopgen.engine import sample_images
 from desktopgen.sampling import masks
 
 WAVE = ("fmnist-flow", "fmnist-inpaint", "fmnist-tokenizer", "fmnist-tokenizer-14", "fmnist-token-ar",
-        "fmnist-token-ar-14", "fmnist-maskgit", "mfmnist-video-diffusion", "mfmnist-video-ar")
+        "fmnist-token-ar-14", "fmnist-token-ar-14-6", "fmnist-maskgit", "mfmnist-video-diffusion",
+        "mfmnist-video-ar")
 
 
 @pytest.mark.parametrize("name", WAVE)
@@ -40,7 +41,7 @@ def test_few_step_model_makes_images_of_the_requested_class(sampler, steps, leas
 def test_token_samplers_make_images_of_the_requested_class(sampler, model, steps, classifier):
     req = SampleRequest(family="ar", sampler=sampler, model=model, seed=5)
     images, labels, info = sample_images(req, 20, 20, "cpu")
-    default = {"tokens": "fmnist-token-ar-14", "maskgit": "fmnist-maskgit"}[sampler]
+    default = {"tokens": "fmnist-token-ar-14-6", "maskgit": "fmnist-maskgit"}[sampler]
     assert info["request"].model == (model or default)
     assert info["request"].steps == steps  # a token model's steps are its sequence's length
     pred, _ = metrics.classify(classifier, images)

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--model", default="fmnist-token-ar-14")
+    p.add_argument("--model", default="fmnist-token-ar-14-6")
     p.add_argument("--guidance", type=float, default=-1.0, help="(<0: the sampler's default)")
     p.add_argument("--quality-paths", default="lean", help="'all': also score the module path")
     p.add_argument("--breakdown", action="store_true", help="also time a run's parts (set-up, capture, "

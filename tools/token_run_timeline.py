@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--model", default="fmnist-token-ar-14")
+    p.add_argument("--model", default="fmnist-token-ar-14-6")
     p.add_argument("--profile-setup", action="store_true", help="also the host's ops in the decoder's "
                    "set-up (torch.profiler), by self CPU time")
     a = p.parse_args(argv)

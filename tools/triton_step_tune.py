@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--model", default="fmnist-token-ar-14")
+    p.add_argument("--model", default="fmnist-token-ar-14-6")
     p.add_argument("--write-best", default="", help="write the settings that beat the shipped ones "
                    "together, if they still do (JSON, for tools/with_triton_meta.py)")
     p.add_argument("--no-variants", action="store_true", help="the run's other costs only")

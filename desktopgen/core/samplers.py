@@ -95,11 +95,12 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in (
                 temperature_range=Range(0.05, 5.0), top_k=0,
                 help="One pixel per step in raster order: 28 x 28 = 784 steps, always."),
     SamplerSpec(name="tokens", label="Tokens (raster)", family="ar", model_kind="token-ar",
-                default_model="fmnist-token-ar-14", steps=0, steps_range=Range(49, 196),
+                default_model="fmnist-token-ar-14-6", steps=0, steps_range=Range(49, 196),
                 guidance=1.4, guidance_range=GUIDANCE, temperature=1.0,
                 temperature_range=Range(0.05, 5.0), top_k=0, guidance_at=((49, 2.0),),
                 help="One learned token per step in raster order, then decoded: 14 x 14 = 196 steps "
-                "(fmnist-token-ar-14), 7 x 7 = 49 (fmnist-token-ar: faster, coarser)."),
+                "(fmnist-token-ar-14-6: 6 blocks; fmnist-token-ar-14: 8 blocks, slower), 7 x 7 = 49 "
+                "(fmnist-token-ar: faster, coarser)."),
 )}
 SAMPLERS["maskgit"] = SamplerSpec(
     name="maskgit", label="Masked tokens (MaskGIT)", family="ar", model_kind="maskgit",
