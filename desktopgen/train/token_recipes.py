@@ -82,8 +82,8 @@ def teacher_blocks(n_teacher: int, n_student: int) -> list[int]:
 def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, codes: torch.Tensor,
                  weight: float) -> torch.Tensor:
     """Cross-entropy against `weight` x softmax(teacher) + (1 - weight) x one-hot(codes), averaged
-    over positions: the hard loss plus `weight` x (KL(teacher || student) + the teacher's entropy)
-    less the hard loss. The gradient is the student's softmax minus that mixed target."""
+    over positions: (1 - weight) x the hard loss + weight x (KL(teacher || student) + the
+    teacher's entropy). The gradient is the student's softmax minus that mixed target."""
     logp = F.log_softmax(logits.float(), dim=-1)
     soft = -(F.softmax(teacher_logits.float(), dim=-1) * logp).sum(-1).mean()
     hard = F.nll_loss(logp.reshape(-1, logp.shape[-1]), codes.reshape(-1))
