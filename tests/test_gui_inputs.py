@@ -152,3 +152,28 @@ def test_model_folders_get_the_engines_family(tmp_path, arch, family):
     (tmp_path / "config.json").write_text(json.dumps({"arch": arch, "config": {}}))
     (tmp_path / "weights.safetensors").write_bytes(b"")
     assert options.read_model_folder(tmp_path).family == family
+
+
+def test_a_model_folder_says_what_it_is_and_odd_cards_are_left_out(tmp_path):
+    """The model list's tooltip: architecture, blocks x width, parameters and training, from the
+    config and card; fields of the wrong type are skipped, never an error."""
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"arch": "token_ar", "config": {"n_layer": 6, "n_embd": 256}}))
+    (tmp_path / "card.json").write_text(json.dumps(
+        {"parameters": 5304064, "steps": 23969, "wall_time_s": 438.0}))
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    assert options.read_model_folder(tmp_path).summary == \
+        "token_ar, 6 blocks x 256, 5.3 M parameters, trained 23,969 steps (7.3 min)"
+    (tmp_path / "card.json").write_text(json.dumps({"parameters": "many", "steps": True}))
+    assert options.read_model_folder(tmp_path).summary == "token_ar, 6 blocks x 256"
+
+
+def test_the_model_list_shows_each_models_summary_as_its_tooltip(panel):
+    combo = panel.model_combo["ar"]
+    entries = {e.name: e for e in options.scan_models("ar") if e.usable}
+    assert entries
+    for i in range(combo.count()):
+        name = combo.itemData(i)
+        if name in entries:
+            assert combo.itemData(i, Qt.ToolTipRole) == f"{name}: {entries[name].summary}"
+            assert "M parameters" in entries[name].summary

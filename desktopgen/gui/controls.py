@@ -233,6 +233,8 @@ class ControlPanel(QScrollArea):
         self.model_kinds[f] = {e.name: checkpoints.model_kind(e.name) for e in entries if e.usable}
         for i, e in enumerate(entries):
             combo.addItem(e.name if e.usable else f"{e.name} (unusable)", e.name)
+            if e.usable and e.summary:
+                combo.setItemData(i, f"{e.name}: {e.summary}", Qt.ToolTipRole)
             if not e.usable:
                 item = combo.model().item(i)
                 item.setEnabled(False)

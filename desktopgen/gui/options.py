@@ -26,6 +26,7 @@ class ModelEntry:
     name: str
     family: str  # "diffusion" | "ar" | OTHER; "" when the folder is too broken to tell
     reason: str = ""  # why it cannot be used; "" = usable
+    summary: str = ""  # what it is, from its config and card (the model list's tooltip)
 
     @property
     def usable(self) -> bool:
@@ -45,6 +46,28 @@ def _read_object(path: Path) -> dict:
     return data
 
 
+def _count(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def describe(cfg: dict, card: dict) -> str:
+    """One line on what a model is: its architecture, blocks x width when its config has them,
+    parameters, and how long it trained (what the card says; missing or odd fields are left out),
+    e.g. "token_ar, 6 blocks x 256, 5.3 M parameters, trained 23,969 steps (7.3 min)"."""
+    parts = [str(cfg.get("arch"))]
+    c = cfg.get("config") if isinstance(cfg.get("config"), dict) else {}
+    if _count(c.get("n_layer")) and _count(c.get("n_embd")):
+        parts.append(f"{c['n_layer']} blocks x {c['n_embd']}")
+    if _count(card.get("parameters")):
+        parts.append(f"{card['parameters'] / 1e6:.1f} M parameters")
+    if _count(card.get("steps")):
+        trained = f"trained {int(card['steps']):,} steps"
+        if _count(card.get("wall_time_s")):
+            trained += f" ({card['wall_time_s'] / 60:.1f} min)"
+        parts.append(trained)
+    return ", ".join(parts)
+
+
 def read_model_folder(folder: Path) -> ModelEntry:
     """What one model folder is, without importing torch. Never raises: a broken folder comes back
     with the reason, so one bad card.json cannot stop the app."""
@@ -56,11 +79,10 @@ def read_model_folder(folder: Path) -> ModelEntry:
         family = ARCH_FAMILY.get(arch.lower(), OTHER)
         if family not in FAMILIES:  # a classifier, say: not for either side
             family = OTHER
-        if (folder / "card.json").exists():
-            _read_object(folder / "card.json")
+        card = _read_object(folder / "card.json") if (folder / "card.json").exists() else {}
         if not (folder / "weights.safetensors").is_file():
             return ModelEntry(folder.name, family, "weights.safetensors is missing")
-        return ModelEntry(folder.name, family)
+        return ModelEntry(folder.name, family, summary=describe(cfg, card))
     except ValueError as e:
         return ModelEntry(folder.name, "", str(e))
     except Exception as e:  # noqa: BLE001 - whatever a hostile folder does, the app still starts
