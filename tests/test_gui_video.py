@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from desktopgen.gui.app import create_window
 from desktopgen.gui.workers import running_threads
@@ -119,6 +119,9 @@ def test_video_models_are_listed_per_side(video):
     assert video.model_combo["diffusion"].currentText() == "mfmnist-video-diffusion"
     assert video.model_combo["ar"].currentText() == "mfmnist-video-ar"
     assert [video.sampler_combo["diffusion"].itemData(i) for i in range(3)] == ["dpmpp-2m", "ddim", "ddpm"]
+    for f, combo in video.model_combo.items():  # each model's tooltip says what it is
+        tip = combo.itemData(combo.currentIndex(), Qt.ToolTipRole)
+        assert tip.startswith(f"{combo.currentText()}: ") and "M parameters" in tip, (f, tip)
 
 
 def test_a_video_run_ends_with_clips_on_both_sides_and_the_players_loop(qtbot, video):

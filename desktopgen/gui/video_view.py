@@ -290,6 +290,10 @@ class VideoMode(QWidget):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
+            for i, name in enumerate(names):  # what each is (config and card: torch-free)
+                entry = options.read_model_folder(checkpoints.models_dir() / name)
+                if entry.usable and entry.summary:
+                    combo.setItemData(i, f"{name}: {entry.summary}", Qt.ToolTipRole)
             combo.setCurrentIndex(max(0, combo.findText(current)))
             combo.blockSignals(False)
 
