@@ -70,5 +70,5 @@ def run(a: argparse.Namespace) -> int:
                       batch=a.batch, lr=a.lr, checkpoint_every=a.checkpoint_every, seed=a.seed,
                       device=a.device, resume=a.resume, arch=arch, limit=a.limit,
                       init_from=a.init_from, adversarial=a.adversarial, teacher=a.teacher,
-                      distill=0.8 if a.distill is None else a.distill))
+                      **({} if a.distill is None else {"distill": a.distill})))
     return 0

@@ -82,6 +82,14 @@ def supports(model) -> bool:
 if triton is not None:
 
     @triton.jit
+    def _release_then_wait(PDL: tl.constexpr):
+        """Programmatic dependent launch, called once a kernel's weights are loaded: let the next
+        kernel launch, then wait for the one before (its results). Nothing without PDL."""
+        if PDL:
+            gdc_launch_dependents()
+            gdc_wait()
+
+    @triton.jit
     def _ln(x, w_ptr, b_ptr, eps, C: tl.constexpr):
         """LayerNorm of the rows of x (BM, C), float32."""
         cols = tl.arange(0, C)
@@ -109,9 +117,7 @@ if triton is not None:
         dd = tl.arange(0, HS)
         w = tl.load(w_ptr + cols[:, None] * (3 * C) + j * HS + dd[None, :])  # (C, HS)
         bias = tl.load(b_ptr + j * HS + dd).to(tl.float32)
-        if PDL:  # the weights above are loaded while the kernel before finishes
-            gdc_launch_dependents()
-            gdc_wait()
+        _release_then_wait(PDL)  # the weights above are loaded while the kernel before finishes
         pos = tl.load(pos_ptr)
         if EMBED:
             y = tl.load(y_ptr + rows, mask=rmask, other=0)
@@ -143,9 +149,7 @@ if triton is not None:
         """One row's one head: softmax(q k^T * scale) v over slots 0..pos (online softmax)."""
         row = tl.program_id(0)
         head = tl.program_id(1)
-        if PDL:
-            gdc_launch_dependents()
-            gdc_wait()
+        _release_then_wait(PDL)
         pos = tl.load(pos_ptr)
         dd = tl.arange(0, HS)
         q = tl.load(q_ptr + row * C + head * HS + dd) * scale
@@ -181,9 +185,7 @@ if triton is not None:
         bias = tl.load(b_ptr + cols).to(tl.float32)
         kk = tl.arange(0, BK)
         w0 = tl.load(w_ptr + kk[:, None] * C + cols[None, :])  # (BK, BN): the first block
-        if PDL:
-            gdc_launch_dependents()
-            gdc_wait()
+        _release_then_wait(PDL)
         a = tl.load(in_ptr + rows[:, None] * K + kk[None, :], mask=rmask[:, None], other=0.0)
         acc = tl.dot(a.to(w0.dtype), w0)
         for k0 in range(BK, K, BK):
@@ -210,9 +212,7 @@ if triton is not None:
         w = tl.load(w_ptr + kk[:, None] * N + cols[None, :], mask=nmask[None, :], other=0.0)
         if BIAS:
             bias = tl.load(b_ptr + cols, mask=nmask, other=0.0).to(tl.float32)
-        if PDL:
-            gdc_launch_dependents()
-            gdc_wait()
+        _release_then_wait(PDL)
         x = tl.load(x_ptr + rows[:, None] * C + kk[None, :], mask=rmask[:, None], other=0.0)
         h = _ln(x, lnw, lnb, eps, C).to(w_ptr.dtype.element_ty)
         g = tl.dot(h, w)
@@ -229,9 +229,7 @@ if triton is not None:
         """Sample b's next token: guided log-probabilities (CFG: rows b and B + b), tempered,
         softmax, then the first index whose CDF reaches u * CDF[-1] (torch.searchsorted, left)."""
         b = tl.program_id(0)
-        if PDL:
-            gdc_launch_dependents()
-            gdc_wait()
+        _release_then_wait(PDL)
         pos = tl.load(pos_ptr)
         cols = tl.arange(0, VB)
         vm = cols < V

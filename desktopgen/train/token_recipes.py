@@ -101,7 +101,7 @@ class TokenARRecipe:
     def __init__(self, device):
         self.device = device
         self.teacher_name, self.distill = "", 0.0
-        self.teacher = None
+        self.teacher, self.init_blocks = None, None
         self.card_extra: dict = {}
 
     def _load_teacher(self, config: dict) -> None:
@@ -118,27 +118,22 @@ class TokenARRecipe:
             raise nets.ConfigError(f"--teacher {self.teacher_name!r} models {theirs}, "
                                    f"this run {mine}: they must agree")
         self.teacher = teacher.float().eval().requires_grad_(False)
+        self.init_blocks = teacher_blocks(tc.n_layer, config["n_layer"]) \
+            if tc.n_embd == config["n_embd"] else None  # None: another width, nothing to copy
         self.card_extra = {"teacher": {
             "model": self.teacher_name, "sha256": card.get("sha256"), "distill": self.distill,
-            "n_layer": tc.n_layer, "n_embd": tc.n_embd,
-            "init_blocks": teacher_blocks(tc.n_layer, config["n_layer"])
-            if tc.n_embd == config["n_embd"] else None}}
+            "n_layer": tc.n_layer, "n_embd": tc.n_embd, "init_blocks": self.init_blocks}}
 
     def start(self, model, ema) -> None:
         """A fresh (not resumed) run with a teacher of the same width: copy its embeddings, final
         norm, head and evenly spaced blocks into `model` and `ema`."""
-        if self.teacher is None or self.teacher.config.n_embd != model.config.n_embd:
+        if self.teacher is None or self.init_blocks is None:
             return
-        picks = teacher_blocks(self.teacher.config.n_layer, model.config.n_layer)
-        state = {}
-        for k, v in self.teacher.state_dict().items():
-            if not k.startswith("blocks."):
-                state[k] = v
-                continue
-            _, i, rest = k.split(".", 2)
-            for j, t in enumerate(picks):
-                if int(i) == t:
-                    state[f"blocks.{j}.{rest}"] = v
+        theirs = self.teacher.state_dict()
+        state = {k: v for k, v in theirs.items() if not k.startswith("blocks.")}
+        for j, t in enumerate(self.init_blocks):  # student block j <- teacher block t
+            prefix = f"blocks.{t}."
+            state |= {f"blocks.{j}.{k[len(prefix):]}": v for k, v in theirs.items() if k.startswith(prefix)}
         with torch.no_grad():
             for net in (model, ema):
                 net.load_state_dict(state)
