@@ -304,3 +304,44 @@ def test_video_default_guidance_is_its_own_not_the_image_samplers():
     assert video_diffusion.resolve(req) == ("dpmpp-2m", get_sampler("dpmpp-2m").steps, 3.0)
     assert get_sampler("dpmpp-2m").guidance != 3.0  # the two defaults differ today
     assert video_diffusion.resolve(req.with_(guidance=1.25))[2] == 1.25
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_rows_per_call_split_the_batch_and_keep_the_bits(known):
+    """Conditioned(rows=r): the network sees at most r clips per call, and the guidance-doubled
+    batch (cond given once per clip) comes out bit for bit as from one call."""
+    m = _tiny()
+    g = torch.Generator().manual_seed(1)
+    x, t = torch.randn((6, 4, 48, 48), generator=g), torch.rand(6, generator=g) * 999
+    y = torch.tensor([1, 2, 3, 10, 10, 10])
+    cond = None
+    if known:  # 3 clips' known frames (different per clip) for the 6 rows
+        mask = torch.tensor([[0.0, 0.0, 1.0, 1.0]])
+        cond = (torch.randn((3, 4, 48, 48), generator=g), mask)
+    whole = m.conditioned(*(cond or ()))
+    split = m.conditioned(*(cond or (None, None)), rows=2)
+    seen = []
+    hook = m.stem.register_forward_hook(lambda mod, inp, out: seen.append(len(inp[0]) // 4))
+    with torch.no_grad():
+        a = whole(x, t, y)
+        n = len(seen)
+        b = split(x, t, y)
+    hook.remove()
+    assert seen[:n] == [6] and seen[n:] == [2, 2, 2]
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError):
+        m.conditioned(rows=0)
+
+
+def test_cpu_clips_are_made_a_few_rows_per_call_with_the_same_bits(monkeypatch):
+    m = _tiny()
+    seen = []
+    m.stem.register_forward_hook(lambda mod, inp, out: seen.append(len(inp[0]) // 4))
+    monkeypatch.setattr(video_diffusion, "CPU_ROWS", None)
+    whole = _run(m, _req(batch=3, steps=2), 6, block=4, context=2).images
+    assert set(seen) == {6}
+    seen.clear()
+    monkeypatch.setattr(video_diffusion, "CPU_ROWS", 4)
+    split = _run(m, _req(batch=3, steps=2), 6, block=4, context=2).images
+    assert set(seen) == {4, 2}
+    assert np.array_equal(whole, split)

@@ -1,6 +1,7 @@
 """Log every step of one video run as it happens (for runs too long to finish in one sitting).
 
-Joint video diffusion at 64 frames and batch 64 takes ~4 hours on this project's 2-core CPU.
+Joint video diffusion at 64 frames and batch 64 took ~4 hours on this project's 2-core CPU (~2 h
+since the CPU runs the network two rows at a time).
 Each line is written and flushed when its step ends: step, block, seconds since the run began and
 the step's own seconds, with the load average. So a run stopped early still shows what its first
 block and the steps of the next ones cost.

@@ -229,8 +229,11 @@ class VideoUNet(nn.Module):
             h = rowwise_linear(layer, h) if isinstance(layer, nn.Linear) else layer(h)
         return h
 
-    def conditioned(self, known: torch.Tensor, mask: torch.Tensor) -> Conditioned:
-        return Conditioned(self, condition_input(known, mask))
+    def conditioned(self, known: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                    rows: int | None = None) -> Conditioned:
+        """model(x, t, y) with one request's known frames bound (None: nothing known), called
+        `rows` clips at a time when set (see `Conditioned`)."""
+        return Conditioned(self, None if known is None else condition_input(known, mask), rows)
 
 
 def condition_input(known: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
@@ -242,15 +245,29 @@ def condition_input(known: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tens
 
 
 class Conditioned(nn.Module):
-    """A VideoUNet with one request's known frames bound: model(x, t, y) like a plain U-Net."""
+    """A VideoUNet with one request's known frames bound: model(x, t, y) like a plain U-Net.
 
-    def __init__(self, model: VideoUNet, cond: torch.Tensor):
+    `rows` (None: all at once): the network runs that many clips per call and the results are
+    joined. On a CPU a big batch's activations (2 x 64 clips x 16 frames at 48 x 48) spill out of
+    the caches and every clip costs more (docs/video.md: 2 rows 0.46 s a row, 32 rows 1.07 s a
+    row on the 2-core VM). Every layer works row by row (`rowwise_linear`), so the output is the
+    same bit for bit."""
+
+    def __init__(self, model: VideoUNet, cond: torch.Tensor | None, rows: int | None = None):
         super().__init__()
-        self.model, self.cond = model, cond
+        if rows is not None and rows < 1:
+            raise ValueError(f"rows must be at least 1, not {rows}")
+        self.model, self.cond, self.rows = model, cond, rows
         self.config = model.config
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.model(x, t, y, self.cond)
+        B, cond, r = len(x), self.cond, self.rows
+        if r is None or B <= r:
+            return self.model(x, t, y, cond)
+        if cond is not None and len(cond) != B:  # as VideoUNet.forward repeats it, before the split
+            cond = cond.repeat(B // len(cond), 1, 1, 1, 1)
+        return torch.cat([self.model(x[i:i + r], t[i:i + r], y[i:i + r],
+                                     None if cond is None else cond[i:i + r]) for i in range(0, B, r)])
 
 
 def parameter_count(c: dict) -> int:
