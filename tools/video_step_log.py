@@ -16,6 +16,8 @@ import argparse
 import os
 import time
 
+import numpy as np
+
 from desktopgen.core.requests import SampleRequest
 from desktopgen.sampling import run_to_end, video
 
@@ -28,6 +30,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--log", required=True, help="TSV file, one line per step")
+    p.add_argument("--out", help=".npz for the clips made (videos, labels), as `desktopgen video` writes")
     a = p.parse_args()
     model, card = video.load(a.family, "", a.device)
     mod = video.module(a.family)
@@ -48,7 +51,10 @@ def main() -> None:
             last[0] = now
 
         result = run_to_end(mod.sample_video(model, req, a.frames, a.device, 0), on_event)
-        f.write(f"# done: {result.elapsed:.1f} s, {result.elapsed / a.batch:.2f} s per clip\n")
+        f.write(f"# done: {result.elapsed:.1f} s, {result.elapsed / a.batch:.2f} s per clip, "
+                f"peak memory {result.peak_memory / 2**20:.0f} MiB ({result.mem_kind})\n")
+    if a.out:
+        np.savez_compressed(a.out, videos=result.images, labels=result.labels)
 
 
 if __name__ == "__main__":
