@@ -251,7 +251,9 @@ class Conditioned(nn.Module):
     joined. On a CPU a big batch's activations (2 x 64 clips x 16 frames at 48 x 48) spill out of
     the caches and every clip costs more (docs/video.md: 2 rows 0.46 s a row, 32 rows 1.07 s a
     row on the 2-core VM). Every layer works row by row (`rowwise_linear`), so the output is the
-    same bit for bit."""
+    same up to the kernels' rounding: bit for bit at 2 rows on 2, 4 and 16 threads
+    (benchmarks/bench_video_rows.py), not at 1 row on 16 threads, where oneDNN picks other
+    kernels for the smaller shape."""
 
     def __init__(self, model: VideoUNet, cond: torch.Tensor | None, rows: int | None = None):
         super().__init__()

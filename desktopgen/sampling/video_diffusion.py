@@ -43,7 +43,8 @@ MAX_FRAMES = 256
 DEFAULT_GUIDANCE = 3.0
 # Clips per network call on a CPU (guidance doubles the batch, so 2 rows are one guided clip).
 # Measured on the 2-core VM, one 16-frame call: 1 row 0.53 s, 2 rows 0.46 s a row, 4 rows 0.48,
-# 32 rows 1.07 (docs/video.md). The same bits as one call; GPUs take the batch whole.
+# 32 rows 1.07 (docs/video.md); on 2, 4 and 16 Xeon threads 2 rows also cost least, with the same
+# bits as one call (benchmarks/bench_video_rows.py). GPUs take the batch whole.
 CPU_ROWS = 2
 
 
