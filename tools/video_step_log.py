@@ -1,6 +1,6 @@
 """Log every step of one video run as it happens (for runs too long to finish in one sitting).
 
-Joint video diffusion at 64 frames and batch 64 took ~4 hours on this project's 2-core CPU (~2 h
+Joint video diffusion at 64 frames and batch 64 took ~4 hours on this project's 2-core CPU (1 h 39 min
 since the CPU runs the network two rows at a time).
 Each line is written and flushed when its step ends: step, block, seconds since the run began and
 the step's own seconds, with the load average. So a run stopped early still shows what its first
