@@ -168,6 +168,22 @@ def test_a_model_folder_says_what_it_is_and_odd_cards_are_left_out(tmp_path):
     assert options.read_model_folder(tmp_path).summary == "token_ar, 6 blocks x 256"
 
 
+def test_a_fine_tuned_models_training_sums_its_runs(tmp_path):
+    """A fine-tune's card gives its last run's steps and time (the counter starts at 0): the
+    tooltip sums the history's runs, and falls back to the card's own figures when an entry is odd."""
+    (tmp_path / "config.json").write_text(json.dumps({"arch": "video_unet", "config": {}}))
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    card = {"parameters": 4747585, "steps": 3555, "wall_time_s": 810.2,
+            "history": [{"steps": 1019, "wall_time_s": 378.5}, {"steps": 3555, "wall_time_s": 810.2}]}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert options.read_model_folder(tmp_path).summary == \
+        "video_unet, 4.7 M parameters, trained 4,574 steps (19.8 min in 2 runs)"
+    card["history"][0]["steps"] = "?"
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert options.read_model_folder(tmp_path).summary == \
+        "video_unet, 4.7 M parameters, trained 3,555 steps (13.5 min)"
+
+
 def test_the_model_list_shows_each_models_summary_as_its_tooltip(panel):
     combo = panel.model_combo["ar"]
     entries = {e.name: e for e in options.scan_models("ar") if e.usable}

@@ -60,12 +60,25 @@ def describe(cfg: dict, card: dict) -> str:
         parts.append(f"{c['n_layer']} blocks x {c['n_embd']}")
     if _count(card.get("parameters")):
         parts.append(f"{card['parameters'] / 1e6:.1f} M parameters")
-    if _count(card.get("steps")):
-        trained = f"trained {int(card['steps']):,} steps"
-        if _count(card.get("wall_time_s")):
-            trained += f" ({card['wall_time_s'] / 60:.1f} min)"
+    steps, wall, runs = _training(card)
+    if steps:
+        trained = f"trained {steps:,} steps"
+        if wall:
+            trained += f" ({wall / 60:.1f} min{f' in {runs} runs' if runs > 1 else ''})"
         parts.append(trained)
     return ", ".join(parts)
+
+
+def _training(card: dict) -> tuple[int, float, int]:
+    """(steps, seconds, runs) of all the model's training. A card's own `steps` and
+    `wall_time_s` are its last run's when it was fine-tuned (`--init-from` counts from 0), so a
+    `history` (one entry per run: resumes and fine-tunes) is summed when every entry is sound."""
+    history = card.get("history")
+    if isinstance(history, list) and history and all(
+            isinstance(e, dict) and _count(e.get("steps")) and _count(e.get("wall_time_s")) for e in history):
+        return (sum(int(e["steps"]) for e in history), sum(e["wall_time_s"] for e in history), len(history))
+    steps = int(card["steps"]) if _count(card.get("steps")) else 0
+    return steps, card["wall_time_s"] if _count(card.get("wall_time_s")) else 0.0, 1
 
 
 def read_model_folder(folder: Path) -> ModelEntry:
