@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from desktopgen.nets.rows import check_rows, split_call
 from desktopgen.nets.unet import UNet, UNetConfig
 
 
@@ -42,17 +43,18 @@ class InpaintUNet(UNet):
         h = torch.cat([x, cond.to(x.dtype)], dim=1).to(self.stem.weight.dtype)
         return self.trunk(self.stem(h), self.embed(t, y))
 
-    def conditioned(self, known: torch.Tensor, mask: torch.Tensor) -> Conditioned:
-        return Conditioned(self, condition_input(known, mask))
+    def conditioned(self, known: torch.Tensor, mask: torch.Tensor, rows: int | None = None) -> Conditioned:
+        return Conditioned(self, condition_input(known, mask), rows)
 
 
 class Conditioned(nn.Module):
-    """An InpaintUNet with one request's condition bound: model(x, t, y) like a plain U-Net."""
+    """An InpaintUNet with one request's condition bound: model(x, t, y) like a plain U-Net,
+    `rows` rows per call when set (nets/rows.py: the condition is split with the batch)."""
 
-    def __init__(self, model: InpaintUNet, cond: torch.Tensor):
+    def __init__(self, model: InpaintUNet, cond: torch.Tensor, rows: int | None = None):
         super().__init__()
-        self.model, self.cond = model, cond
+        self.model, self.cond, self.rows = model, cond, check_rows(rows)
         self.config = model.config
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.model(x, t, y, self.cond)
+        return split_call(self.model, x, t, y, self.cond, self.rows)

@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from desktopgen.nets.attention import attention
+from desktopgen.nets.rows import check_rows, split_call
 from desktopgen.nets.unet import ResBlock, timestep_embedding
 
 
@@ -257,19 +258,11 @@ class Conditioned(nn.Module):
 
     def __init__(self, model: VideoUNet, cond: torch.Tensor | None, rows: int | None = None):
         super().__init__()
-        if rows is not None and rows < 1:
-            raise ValueError(f"rows must be at least 1, not {rows}")
-        self.model, self.cond, self.rows = model, cond, rows
+        self.model, self.cond, self.rows = model, cond, check_rows(rows)
         self.config = model.config
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        B, cond, r = len(x), self.cond, self.rows
-        if r is None or B <= r:
-            return self.model(x, t, y, cond)
-        if cond is not None and len(cond) != B:  # as VideoUNet.forward repeats it, before the split
-            cond = cond.repeat(B // len(cond), 1, 1, 1, 1)
-        return torch.cat([self.model(x[i:i + r], t[i:i + r], y[i:i + r],
-                                     None if cond is None else cond[i:i + r]) for i in range(0, B, r)])
+        return split_call(self.model, x, t, y, self.cond, self.rows)
 
 
 def parameter_count(c: dict) -> int:

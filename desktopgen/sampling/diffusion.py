@@ -22,12 +22,18 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler, samplers_for
+from desktopgen.nets import rows
 from desktopgen.sampling import graphs, guidance, inpaint_model, seeding
 from desktopgen.sampling.schedule import T
 from desktopgen.sampling.solvers import SOLVERS, Denoiser, Grid, Hook, Noise, Steps, cosine_grid, keep
 
 DIFFUSION_SAMPLERS = tuple(s.name for s in samplers_for("diffusion"))
 IMAGE = (1, 28, 28)
+# Rows per network call on a CPU (guidance doubles the batch). The image U-Net on a guided batch of
+# 100 (200 rows), per call: 50 rows 0.70x, 25 rows 0.63x the time of one call on the 2-core VM;
+# 50 rows 0.64x / 0.59x on 2 / 16 Xeon threads, with one call's bits there (at 25 rows on 16
+# threads other bits). benchmarks/results/cpu-2026-12-02k/image-unet-rows-xeon.txt.
+CPU_ROWS = 50
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -123,6 +129,8 @@ def sample(
     # On CUDA: a bf16 copy of the network or bf16 autocast, channels-last or not (graphs.unet_form)
     model, autocast, layout = graphs.in_form(model, device, autocast_dtype(device))
     model = inpaint_model.bind(model, req, device)  # the inpainting U-Net sees source and mask
+    if device.type == "cpu":  # a few rows per call: a big batch spills out of the caches
+        model = rows.by_rows(model, CPU_ROWS)
     compiled = graphs.compile_wanted(device.type, compile)
     denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast, cuda_graph=graphed,
                               compile=compiled, memory_format=layout)
