@@ -16,9 +16,8 @@ import argparse
 import os
 import time
 
-import numpy as np
-
 from desktopgen.core.requests import SampleRequest
+from desktopgen.export.images import save_npz
 from desktopgen.sampling import run_to_end, video
 
 
@@ -54,7 +53,7 @@ def main() -> None:
         f.write(f"# done: {result.elapsed:.1f} s, {result.elapsed / a.batch:.2f} s per clip, "
                 f"peak memory {result.peak_memory / 2**20:.0f} MiB ({result.mem_kind})\n")
     if a.out:
-        np.savez_compressed(a.out, videos=result.images, labels=result.labels)
+        save_npz(a.out, overwrite=True, videos=result.images, labels=result.labels)
 
 
 if __name__ == "__main__":

@@ -248,13 +248,10 @@ def condition_input(known: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tens
 class Conditioned(nn.Module):
     """A VideoUNet with one request's known frames bound: model(x, t, y) like a plain U-Net.
 
-    `rows` (None: all at once): the network runs that many clips per call and the results are
-    joined. On a CPU a big batch's activations (2 x 64 clips x 16 frames at 48 x 48) spill out of
-    the caches and every clip costs more (docs/video.md: 2 rows 0.46 s a row, 32 rows 1.07 s a
-    row on the 2-core VM). Every layer works row by row (`rowwise_linear`), so the output is the
-    same up to the kernels' rounding: bit for bit at 2 rows on 2, 4 and 16 threads
-    (benchmarks/bench_video_rows.py), not at 1 row on 16 threads, where oneDNN picks other
-    kernels for the smaller shape."""
+    `rows` (None: all at once): the network runs that many rows per call, the condition split
+    with the batch (nets/rows.py says why, on CPUs). Every layer works row by row
+    (`rowwise_linear`), so the output is the same up to the kernels' rounding: bit for bit at 2
+    rows on 2, 4 and 16 threads (benchmarks/bench_video_rows.py), not at 1 row on 16 threads."""
 
     def __init__(self, model: VideoUNet, cond: torch.Tensor | None, rows: int | None = None):
         super().__init__()

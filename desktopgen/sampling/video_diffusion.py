@@ -24,6 +24,7 @@ from desktopgen.core.device import MemoryProbe, autocast_dtype, synchronize
 from desktopgen.core.events import RunResult, StepEvent
 from desktopgen.core.requests import RequestError, SampleRequest
 from desktopgen.core.samplers import default_sampler, get_sampler
+from desktopgen.nets import rows
 from desktopgen.nets.video_unet import VideoUNet
 from desktopgen.sampling import seeding
 from desktopgen.sampling.diffusion import guided_denoiser, paste_known
@@ -108,14 +109,13 @@ def denoise_block(model, labels: torch.Tensor, known: torch.Tensor | None, n_kno
     grid, timesteps = cosine_grid(steps)
     x = noise()
     after_step = keep
-    rows = CPU_ROWS if x.device.type == "cpu" else None
     if n_known:
         mask = (torch.arange(x.shape[1], device=x.device) >= n_known).float()[None]  # (1, F)
         known = known * (1 - mask[:, :, None, None])
-        model = model.conditioned(known, mask, rows)
+        model = model.conditioned(known, mask)
         after_step = paste_known(mask[:, :, None, None], known, grid, noise)
-    elif rows:
-        model = model.conditioned(rows=rows)
+    if x.device.type == "cpu":  # a few rows per call, as the image sampler (nets/rows.py)
+        model = rows.by_rows(model, CPU_ROWS)
     denoise = guided_denoiser(model, labels, w, grid, timesteps, autocast)
     return (yield from SOLVERS[solver](denoise, x, grid, list(range(steps + 1)), noise,
                                        after_step=after_step))
